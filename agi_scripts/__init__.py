@@ -1,0 +1,1 @@
+"""Thin entries for Asterisk's ``AGI(script)`` (stdin/stdout): same driver and flow as FastAGI."""

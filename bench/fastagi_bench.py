@@ -1,0 +1,158 @@
+"""N concurrent calls through the FastAGI server, beside the minimal-server floor, in one run.
+
+    .venv/bin/python bench/fastagi_bench.py                      # both scenarios, defaults below
+    .venv/bin/python bench/fastagi_bench.py --concurrency 500 --realtime 1.0 --calls 2
+
+Both servers run as separate processes; the load comes from the fake Asterisk (softphone) in
+``--procs`` processes of threads. Each simulated caller stays silent, so each engine call is the
+full default flow: ANSWER, greeting, menu (GET DATA timeout), transfer prompt, four SET
+VARIABLEs, a call record opened and closed in SQLite. The floor only answers and sets a variable.
+
+Scenario "concurrent": ``--concurrency`` lines each place ``--calls`` calls in a row; simulated
+prompts and timeouts take real time scaled by ``--realtime`` (1.0 = as on a phone, so a silent
+caller's call lasts about 13 s and 500 lines mean 500 calls in progress at once); line starts are
+spread over the first call so calls do not all begin in the same millisecond.
+Scenario "throughput": ``--tp-lines`` lines with no media time at all, for ``--tp-calls`` calls
+each: the most calls/s and commands/s each server sustains on this machine.
+Turnaround = time from Asterisk writing a response to reading the server's next command.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"server on {port} did not start")
+
+
+def _client_batch(args) -> list[tuple[bool, float, list[float]]]:
+    port, threads, calls, realtime, expect_engine, offset, stagger_s = args
+    import random
+
+    from softphone import AsteriskPeer, Listen, ScriptedCaller
+
+    def one_client(i: int):
+        out = []
+        if stagger_s:
+            time.sleep(random.Random(offset + i).uniform(0, stagger_s))
+        for k in range(calls):
+            t0 = time.perf_counter()
+            caller = ScriptedCaller([Listen(), Listen()])
+            r = AsteriskPeer("127.0.0.1", port, caller, callerid=f"139{offset + i:04d}{k:04d}",
+                             realtime=realtime, timeout=60).run()
+            ok = r.variables.get("HOTLINE_ACTION") == "queue" and (
+                not expect_engine or (r.agistatus == "SUCCESS" and r.variables.get("HOTLINE_CALL_ID")))
+            out.append((bool(ok), time.perf_counter() - t0, r.turnaround_ms))
+        return out
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return [x for batch in pool.map(one_client, range(threads)) for x in batch]
+
+
+def run_load(port: int, concurrency: int, calls: int, realtime: float, procs: int, engine: bool,
+             stagger_s: float = 0.0) -> dict:
+    per = [concurrency // procs + (1 if i < concurrency % procs else 0) for i in range(procs)]
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=procs) as pool:
+        jobs = [(port, n, calls, realtime, engine, sum(per[:i]), stagger_s) for i, n in enumerate(per)]
+        results = [x for part in pool.map(_client_batch, jobs) for x in part]
+    wall = time.perf_counter() - t0
+    turns = sorted(t for _, _, ts in results for t in ts)
+    ok = sum(1 for r in results if r[0])
+
+    def pct(p):
+        return turns[min(len(turns) - 1, int(p * len(turns)))] if turns else float("nan")
+
+    return {"calls": len(results), "failed": len(results) - ok, "wall_s": wall, "calls_per_s": ok / wall,
+            "commands": len(turns), "commands_per_s": len(turns) / wall, "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": turns[-1] if turns else 0,
+            "mean_call_s": statistics.mean(r[1] for r in results)}
+
+
+def start_engine(port: int, data: Path) -> subprocess.Popen:
+    env = dict(os.environ, HOTLINE_DATA_DIR=str(data), HOTLINE_LOG_LEVEL="WARNING", HOTLINE_MAX_CALLS="1200",
+               HOTLINE_ACCEPT_QUEUE="200")
+    subprocess.run([sys.executable, "-m", "hotline", "db", "upgrade"], env=env, check=True,
+                   capture_output=True, cwd=ROOT)
+    return subprocess.Popen([sys.executable, "-m", "hotline", "serve", "--port", str(port), "--no-migrate"],
+                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def report(title: str, rows: dict) -> None:
+    print(f"\n# {title}")
+    print(f"{'server':8} {'calls':>6} {'failed':>6} {'calls/s':>8} {'cmds/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'max ms':>7} {'call s':>7}")
+    for name, r in rows.items():
+        print(f"{name:8} {r['calls']:6d} {r['failed']:6d} {r['calls_per_s']:8.1f} {r['commands_per_s']:8.0f} "
+              f"{r['p50_ms']:7.2f} {r['p99_ms']:7.2f} {r['max_ms']:7.1f} {r['mean_call_s']:7.2f}")
+    f, e = rows["floor"], rows["engine"]
+    print(f"engine/floor: calls/s {e['calls_per_s'] / f['calls_per_s']:.0%}, commands/s "
+          f"{e['commands_per_s'] / f['commands_per_s']:.0%}  (commands per call: floor 2, engine "
+          f"{e['commands'] / max(1, e['calls']):.1f})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--concurrency", type=int, default=500)
+    ap.add_argument("--calls", type=int, default=2, help="calls each line places in a row")
+    ap.add_argument("--realtime", type=float, default=1.0, help="media time scale (1.0 = real time)")
+    ap.add_argument("--tp-lines", type=int, default=40)
+    ap.add_argument("--tp-calls", type=int, default=25)
+    ap.add_argument("--procs", type=int, default=2, help="load-generator processes")
+    ap.add_argument("--skip", choices=("concurrent", "throughput"), help="leave one scenario out")
+    args = ap.parse_args()
+    call_s = 13.5 * args.realtime        # a silent caller's call, to spread the line starts over
+
+    with tempfile.TemporaryDirectory() as tmp:
+        floor_port, engine_port = free_port(), free_port()
+        floor = subprocess.Popen([sys.executable, str(ROOT / "bench" / "floor_server.py"), "--port", str(floor_port)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        engine = start_engine(engine_port, Path(tmp))
+        try:
+            wait_port(floor_port, floor)
+            wait_port(engine_port, engine)
+            servers = (("floor", floor_port, False), ("engine", engine_port, True))
+            if args.skip != "concurrent":
+                rows = {name: run_load(port, args.concurrency, args.calls, args.realtime, args.procs, is_engine,
+                                       stagger_s=call_s) for name, port, is_engine in servers}
+                report(f"concurrent: {args.concurrency} lines x {args.calls} calls, media at x{args.realtime} "
+                       f"real time, {args.procs} load processes, {os.cpu_count()} cores", rows)
+            if args.skip != "throughput":
+                rows = {name: run_load(port, args.tp_lines, args.tp_calls, 0.0, args.procs, is_engine)
+                        for name, port, is_engine in servers}
+                report(f"throughput: {args.tp_lines} lines x {args.tp_calls} calls, no media time, "
+                       f"{os.cpu_count()} cores", rows)
+        finally:
+            for p in (floor, engine):
+                p.terminate()
+                p.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    main()

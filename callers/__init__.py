@@ -1,0 +1,1 @@
+"""Who is calling: normalisation of caller IDs and typed phone numbers."""

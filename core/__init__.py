@@ -1,0 +1,1 @@
+"""Shared foundations: configuration, clock, logging with privacy masking, database."""

@@ -1,0 +1,168 @@
+"""The citizen's call (route ``hotline``), human-first.
+
+greeting → (leader on duty?) → "speak your question or press 0" → silence or 0 → agent queue.
+Speech goes through emergency detection, then the knowledge base; a confident answer is
+played and the caller says whether it solved the question (1) or wants a person (0).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from flow import prompts as P
+from flow.actions import (EMERGENCY, HANGUP, LEADER, QUEUE, CollectDigits, CollectSpeech, HandOff,
+                          Hangup, Play, PlayText, RecordMessage, SayDate, SayDigits)
+from flow.events import CallStarted, Digits, Event, HungUp, NoInput, Recorded, Speech
+from flow.ports import FlowServices
+from flow.state import CallerInfo, CallState
+
+Turn = tuple[CallState, list]
+
+
+@dataclass(frozen=True)
+class FlowTiming:
+    menu_timeout_ms: int = 5000
+    feedback_timeout_ms: int = 5000
+    utterance_max_ms: int = 15000
+    utterance_silence_s: int = 2
+    message_max_ms: int = 120_000
+    message_silence_s: int = 4
+
+
+class CitizenFlow:
+    route = "hotline"
+
+    def __init__(self, services: FlowServices, clock: Callable[[], datetime],
+                 timing: FlowTiming = FlowTiming()) -> None:
+        self.services = services
+        self.clock = clock
+        self.timing = timing
+
+    # -- entry -----------------------------------------------------------------------------
+    def start(self, event: CallStarted, caller: CallerInfo) -> Turn:
+        state = CallState(call_id=event.call_id, route=self.route, language=event.language,
+                          channel=event.channel, caller=caller, mode=event.mode)
+        state.enter("start")
+        now = self.clock()
+        if caller.blockable:
+            block = self.services.restriction(caller, state.call_id, now)
+            if block is not None:
+                state.enter("restricted")
+                state.data["restricted_until"] = block.until.isoformat()
+                return self._end(state, "restricted", HANGUP, "", [
+                    Play(P.RESTRICTED_NOTICE), SayDate(block.last_day), Play(P.RESTRICTED_EMERGENCY)])
+        if state.mode == "closed":
+            return self._offer_message(state)
+        outputs: list = [Play(P.GREETING, barge_in="0")]
+        leader = self.services.leader_on_duty(now)
+        if leader is not None:
+            state.data["leader_seat"] = leader.seat
+            state.data["leader_session"] = leader.session_id
+            outputs += [Play(P.LEADER_ON_DUTY, barge_in="09"), PlayText(leader.announcement, barge_in="09"),
+                        Play(P.LEADER_PRESS_9, barge_in="09")]
+        return self._main_menu(state, outputs)
+
+    def _main_menu(self, state: CallState, outputs: list) -> Turn:
+        state.enter("main_menu")
+        t = self.timing
+        if self.services.speech_available:
+            ask = CollectSpeech(P.MAIN_MENU_SPEECH, t.utterance_max_ms, t.utterance_silence_s, barge_in="09")
+        else:
+            ask = CollectDigits(P.MAIN_MENU_KEYPAD, 1, t.menu_timeout_ms)
+        return state, outputs + [ask]
+
+    # -- events ----------------------------------------------------------------------------
+    def handle(self, state: CallState, event: Event) -> Turn:
+        if state.done:
+            return state, []
+        if isinstance(event, HungUp):
+            state.hangup_point = state.step
+            return self._finish(state, "abandoned", HANGUP, "")
+        handler = getattr(self, f"_on_{state.step}", None)
+        if handler is None:
+            return self._to_queue(state)
+        return handler(state, event)
+
+    def _on_main_menu(self, state: CallState, event: Event) -> Turn:
+        if isinstance(event, Digits):
+            if event.digits[:1] == "9" and state.data.get("leader_seat"):
+                state.enter("leader")
+                return self._end(state, "handed_off", LEADER, state.data["leader_seat"], [])
+            return self._to_queue(state)          # 0, or any key: a person (human-first)
+        if isinstance(event, Speech) and event.text.strip():
+            return self._understand(state, event)
+        return self._to_queue(state)              # silence, nothing understood
+
+    def _understand(self, state: CallState, event: Speech) -> Turn:
+        text = event.text.strip()
+        state.transcript.append(text)
+        target = self.services.emergency(text)
+        if target is not None:
+            state.enter("emergency")
+            return self._end(state, "handed_off", EMERGENCY, target, [Play(P.EMERGENCY[target])])
+        answer = self.services.answer(text, state.language)
+        if answer is None or not answer.confident:
+            if answer is not None:
+                state.data["kb_best"] = {"id": answer.entry_id, "score": answer.score}
+            return self._to_queue(state)
+        state.enter("kb_feedback")
+        state.data["kb_answer"] = {"id": answer.entry_id, "score": answer.score, "question": text}
+        t = self.timing
+        return state, [PlayText(answer.text, barge_in="0", audio=answer.audio),
+                       CollectDigits(P.KB_SOLVED, 1, t.feedback_timeout_ms)]
+
+    def _on_kb_feedback(self, state: CallState, event: Event) -> Turn:
+        if isinstance(event, Digits) and event.digits[:1] == "1":
+            state.ticket = self.services.self_served(state, state.data["kb_answer"], self.clock())
+            state.enter("self_served")
+            return self._end(state, "self_served", HANGUP, "", [Play(P.GOODBYE)])
+        state.data["kb_answer"]["not_solved"] = True
+        return self._to_queue(state)
+
+    # -- messages --------------------------------------------------------------------------
+    def _offer_message(self, state: CallState) -> Turn:
+        state.enter("message")
+        t = self.timing
+        return state, [Play(P.GREETING), RecordMessage(P.MESSAGE_INTRO, t.message_max_ms, t.message_silence_s)]
+
+    def _on_message(self, state: CallState, event: Event) -> Turn:
+        if isinstance(event, Recorded) and event.duration_ms > 0:
+            return self._store_message(state, event)
+        if isinstance(event, Recorded) and event.ended_by == "hangup":
+            state.hangup_point = "message"
+            return self._finish(state, "abandoned", HANGUP, "")
+        if state.mode != "closed":
+            return self._to_queue(state)
+        return self._end(state, "abandoned", HANGUP, "", [Play(P.MESSAGE_EMPTY)])
+
+    def _store_message(self, state: CallState, event: Recorded) -> Turn:
+        state.message_path = event.path
+        receipt = self.services.take_message(state, event.path, event.duration_ms, self.clock())
+        state.ticket = receipt.ticket
+        outputs: list = [Play(P.MESSAGE_SAVED)]
+        if receipt.ticket:              # spoken only once the ticket is committed
+            outputs += [Play(P.MESSAGE_TICKET), SayDigits(receipt.ticket)]
+            if receipt.due_date:
+                outputs += [Play(P.MESSAGE_DEADLINE), SayDate(receipt.due_date)]
+        outputs.append(Play(P.GOODBYE))
+        if event.ended_by == "hangup":
+            state.hangup_point = "message"
+            return self._finish(state, "message", HANGUP, "")
+        return self._end(state, "message", HANGUP, "", outputs)
+
+    # -- endings ---------------------------------------------------------------------------
+    def _to_queue(self, state: CallState) -> Turn:
+        state.enter("queue")
+        queue = self.services.queue_for(state, self.clock())
+        return self._end(state, "handed_off", QUEUE, queue, [Play(P.TRANSFER_AGENT)])
+
+    def _end(self, state: CallState, outcome: str, action: str, target: str, outputs: list) -> Turn:
+        state, _ = self._finish(state, outcome, action, target)
+        final = Hangup() if action == HANGUP else HandOff(action, target)
+        return state, outputs + [final]
+
+    @staticmethod
+    def _finish(state: CallState, outcome: str, action: str, target: str) -> Turn:
+        state.done, state.outcome, state.action, state.target = True, outcome, action, target
+        return state, []

@@ -1,0 +1,1 @@
+"""The composition root: configuration, wiring, the ``hotline`` command line and the server."""

@@ -1,0 +1,1 @@
+"""Channel drivers: Asterisk AGI/FastAGI (``ivr.agi``, ``ivr.fastagi``) and, later, Twilio."""

@@ -1,0 +1,165 @@
+"""Runs a CallSession over one AGI channel: actions become AGI commands, results become events."""
+from __future__ import annotations
+
+import logging
+import os
+import wave
+from collections.abc import Callable
+from datetime import datetime, time
+
+from flow.actions import (HANGUP, CollectDigits, CollectSpeech, HandOff, Hangup, Play, PlayText,
+                          RecordMessage, SayDate, SayDigits)
+from flow.events import CallStarted, Digits, HungUp, NoInput, Recorded, Speech
+from flow.session import CallSession
+from ivr import variables as V
+from ivr.agi.channel import AGIChannel, AGIError, AGIHangup
+from ivr.media import Media
+
+log = logging.getLogger(__name__)
+
+
+class AGIDriver:
+    def __init__(self, chan: AGIChannel, session: CallSession, media: Media,
+                 clock: Callable[[], datetime], zone) -> None:
+        self.chan = chan
+        self.session = session
+        self.media = media
+        self.clock = clock
+        self.zone = zone
+        self._utterances = 0
+
+    def run(self, started: CallStarted) -> None:
+        try:
+            actions = self.session.begin(started)
+            while actions:
+                event = self._perform(actions)
+                if event is None:
+                    break
+                actions = self.session.feed(event)
+        except AGIHangup:
+            self.session.feed(HungUp()) if self.session.state else None
+        except Exception as exc:  # noqa: BLE001 - never leave a caller in silence
+            log.exception("call %s: channel error", started.call_id)
+            fallback = self.session.fail(f"{exc.__class__.__name__} in the AGI driver")
+            try:
+                if fallback and not self.chan.hung_up:
+                    self._perform(fallback)
+            except Exception:  # noqa: BLE001
+                log.exception("call %s: fall-back failed", started.call_id)
+        self._export_variables()
+
+    # -- actions -----------------------------------------------------------------------------
+    def _perform(self, actions: list):
+        lang = self.session.state.language
+        for action in actions:
+            if isinstance(action, Play):
+                event = self._play(self.media.prompt(action.prompt, lang), action.barge_in)
+            elif isinstance(action, PlayText):
+                path = self.media.text_audio(action.text, lang, action.audio)
+                event = self._play(path, action.barge_in) if path else None
+            elif isinstance(action, SayDigits):
+                event = self._say("SAY DIGITS", "".join(ch for ch in action.digits if ch.isdigit()))
+            elif isinstance(action, SayDate):
+                noon = datetime.combine(action.day, time(12), tzinfo=self.zone)
+                event = self._say("SAY DATE", str(int(noon.timestamp())))
+            elif isinstance(action, CollectDigits):
+                return self._collect_digits(action, lang)
+            elif isinstance(action, CollectSpeech):
+                return self._collect_speech(action, lang)
+            elif isinstance(action, RecordMessage):
+                return self._record_message(action, lang)
+            elif isinstance(action, (HandOff, Hangup)):
+                return None
+            else:
+                raise TypeError(f"unknown action {action!r}")
+            if event is not None:
+                return event
+        return None
+
+    def _play(self, path: str, barge_in: str):
+        result, _ = self.chan.stream(path, barge_in)
+        if result > 0:
+            return Digits(chr(result))
+        if result < 0:
+            if not self.chan.alive():
+                return HungUp()
+            log.error("prompt could not be played: %s", os.path.basename(path))
+        return None
+
+    def _say(self, command: str, value: str):
+        if not value:
+            return None
+        if self.chan.say(command, value) < 0 and not self.chan.alive():
+            return HungUp()
+        return None
+
+    def _collect_digits(self, action: CollectDigits, lang: str):
+        prompt = self.media.prompt(action.prompt, lang) if action.prompt else ""
+        digits, _timed_out = self.chan.get_digits(prompt, action.timeout_ms, action.max_digits)
+        if digits is None:
+            return HungUp() if not self.chan.alive() else NoInput()
+        return Digits(digits) if digits else NoInput()
+
+    def _collect_speech(self, action: CollectSpeech, lang: str):
+        event = self._play(self.media.prompt(action.prompt, lang), action.barge_in)
+        if event is not None:
+            return event
+        self._utterances += 1
+        path = str(self.media.utterance_path(self.session.state.call_id, self._utterances))
+        resp = self.chan.record(path, "wav", "#" + action.barge_in, action.max_ms, action.silence_s, beep=False)
+        if resp.data == "hangup" or resp.result == "-1" and not self.chan.alive():
+            return HungUp()
+        if resp.data == "dtmf" and (resp.value or 0) > 0 and chr(resp.value) != "#":
+            return Digits(chr(resp.value))
+        if self.media.recognizer is None or not os.path.exists(path + ".wav"):
+            return NoInput()
+        try:
+            text, confidence = self.media.recognizer.recognize_file(path + ".wav", lang)
+        finally:
+            _remove_quietly(path + ".wav")
+        return Speech(text, confidence) if text.strip() else NoInput()
+
+    def _record_message(self, action: RecordMessage, lang: str):
+        event = self._play(self.media.prompt(action.prompt, lang), "")
+        if isinstance(event, HungUp):
+            return Recorded(path="", duration_ms=0, ended_by="hangup")
+        path = str(self.media.message_path(self.session.state.call_id, self.clock()))
+        resp = self.chan.record(path, "wav", "#", action.max_ms, action.silence_s, beep=True)
+        ended_by = {"dtmf": "dtmf", "timeout": "silence", "hangup": "hangup"}.get(resp.data or "", "error")
+        if ended_by == "error" and not self.chan.alive():
+            ended_by = "hangup"
+        duration = _wav_ms(path + ".wav")
+        return Recorded(path=path + ".wav" if duration else "", duration_ms=duration, ended_by=ended_by)
+
+    # -- end of session ----------------------------------------------------------------------
+    def _export_variables(self) -> None:
+        state = self.session.state
+        if state is None:
+            return
+        if state.route == V.ROUTE_SURVEY:      # same channel as the call: keep its HOTLINE_CALL_ID
+            values = [(V.SURVEY_RESULT, state.outcome or "error")]
+        else:
+            values = [(V.CALL_ID, state.call_id), (V.ACTION, state.action or HANGUP),
+                      (V.TARGET, state.target or ""), (V.LANG, state.language)]
+        if state.ticket and state.route != V.ROUTE_SURVEY:
+            values.append((V.TICKET, state.ticket))
+        try:
+            for name, value in values:
+                self.chan.set_variable(name, value)   # dead-capable: also after a hang-up
+        except (AGIHangup, AGIError, OSError) as exc:
+            log.info("call %s: variables not set (%s)", state.call_id, exc.__class__.__name__)
+
+
+def _wav_ms(path: str) -> int:
+    try:
+        with wave.open(path, "rb") as w:
+            return int(w.getnframes() * 1000 / (w.getframerate() or 8000))
+    except (OSError, EOFError, wave.Error):
+        return 0
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass

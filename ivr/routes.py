@@ -1,0 +1,114 @@
+"""FastAGI routes: ``hotline`` (a citizen's call), ``survey`` (post-call rating), ``monitoring``.
+
+``agi://host:4573/hotline?lang=yue&mode=closed`` — the script part names the route; query
+parameters and ``agi_arg_N`` carry options. Unknown routes are refused with a ``failure`` line
+(AGISTATUS=FAILURE, the dialplan falls back), never with a traceback.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+from urllib.parse import parse_qs
+
+from core.ids import new_call_id
+from flow.events import CallStarted
+from flow.language import language_code
+from flow.session import CallSession
+from ivr import variables as V
+from ivr.agi.channel import AGIChannel, AGIError, AGIHangup, read_env
+from ivr.agi.driver import AGIDriver
+from ivr.agi.protocol import AGIProtocolError
+from ivr.media import Media
+
+log = logging.getLogger(__name__)
+
+
+class Runtime(Protocol):
+    """What the routes need from the composition root."""
+
+    media: Media
+    zone: object
+    default_language: str
+    max_line: int
+
+    def clock(self) -> datetime: ...
+
+    def new_session(self, route: str) -> CallSession: ...
+
+    def healthy(self) -> bool: ...
+
+
+def _options(env: dict[str, str]) -> tuple[str, dict[str, str], list[str]]:
+    script = env.get("agi_network_script", "")
+    name, _, query = script.partition("?")
+    params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    args = [env[f"agi_arg_{i}"] for i in range(1, 64) if f"agi_arg_{i}" in env]
+    return name.strip("/").lower(), params, args
+
+
+def started_event(env: dict[str, str], route: str, params: dict[str, str], args: list[str],
+                  channel: str, default_language: str) -> CallStarted:
+    language = (language_code(params.get("lang")) or language_code(args[0] if args else None)
+                or language_code(env.get("agi_language")) or default_language)
+    subject = params.get("call") or params.get("ticket") or (args[0] if route == V.ROUTE_SURVEY and args else "")
+    mode = "closed" if params.get("mode") == "closed" else "normal"
+    return CallStarted(
+        call_id=new_call_id(), channel=channel, channel_ref=env.get("agi_uniqueid", ""),
+        caller_number=env.get("agi_callerid"), caller_name=env.get("agi_calleridname"),
+        language=language, dnid=env.get("agi_dnid", ""), mode=mode, route=route, subject=subject,
+    )
+
+
+class AGIApplication:
+    """Dispatches one AGI session (FastAGI socket or AGI script stdio) to its route."""
+
+    def __init__(self, runtime: Runtime, channel: str = "fastagi") -> None:
+        self.runtime = runtime
+        self.channel = channel
+        self.routes: dict[str, Callable[[AGIChannel, dict, dict, list], None]] = {
+            V.ROUTE_HOTLINE: self._call,
+            V.ROUTE_SURVEY: self._call,
+            V.ROUTE_MONITORING: self._monitoring,
+        }
+
+    def __call__(self, rfile, wfile) -> None:
+        try:
+            env = read_env(rfile)
+        except (AGIHangup, AGIProtocolError) as exc:
+            log.warning("AGI session dropped before it started: %s", exc)
+            return
+        self.dispatch(env, rfile, wfile)
+
+    def dispatch(self, env: dict[str, str], rfile, wfile, route: str | None = None) -> None:
+        name, params, args = _options(env)
+        if route is not None:        # AGI script: the route is the first argument
+            name, args = route, args[1:]
+        handler = self.routes.get(name)
+        if handler is None:
+            log.warning("refusing unknown FastAGI route %r", name[:40])
+            try:
+                wfile.write(b"failure\n")
+                wfile.flush()
+            except OSError:
+                pass
+            return
+        chan = AGIChannel(rfile, wfile, max_line=self.runtime.max_line - 2, env=env)
+        handler(chan, env, params, args, name)
+
+    def _call(self, chan: AGIChannel, env, params, args, name: str) -> None:
+        rt = self.runtime
+        started = started_event(env, name, params, args, self.channel, rt.default_language)
+        try:
+            chan.answer()           # no-op when the dialplan already answered
+        except (AGIHangup, AGIError):
+            pass                    # the driver notices a hang-up on its first command
+        AGIDriver(chan, rt.new_session(name), rt.media, rt.clock, rt.zone).run(started)
+
+    def _monitoring(self, chan: AGIChannel, env, params, args, name: str) -> None:
+        status = "OK" if self.runtime.healthy() else "DEGRADED"
+        try:
+            chan.set_variable(V.STATUS, status)
+        except (AGIHangup, AGIError):
+            pass

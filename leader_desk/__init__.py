@@ -1,0 +1,1 @@
+"""Leader-answering sessions (领导接听专席): leaders, seats and scheduled sessions."""

@@ -1,0 +1,1 @@
+"""Speech recognition for calls (Vosk offline; a transcript-file recogniser for trying and tests)."""

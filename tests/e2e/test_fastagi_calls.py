@@ -1,0 +1,218 @@
+"""Whole calls through the fake Asterisk (softphone) over real TCP against the running engine."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from callers.models import CallRecord
+from tests.fake_asterisk import HangUp, Listen, Press, ScriptedCaller, Speak, place_call, place_calls
+
+
+def record(running, call_id) -> CallRecord:
+    with running.engine.db.session() as s:
+        return s.get(CallRecord, call_id)
+
+
+def only_record(running) -> CallRecord:
+    with running.engine.db.session() as s:
+        rows = s.query(CallRecord).all()
+    assert len(rows) == 1
+    return rows[0]
+
+
+def assert_queue(result, queue="hotline-cmn"):
+    assert result.agistatus == "SUCCESS", result.notes
+    assert result.variables["HOTLINE_ACTION"] == "queue"
+    assert result.variables["HOTLINE_TARGET"] == queue
+    assert result.variables["HOTLINE_CALL_ID"]
+    assert not result.errors, result.errors
+
+
+def test_silence_reaches_the_queue_within_15_seconds(running):
+    result = place_call(running.port, Listen(), Listen())
+    assert_queue(result)
+    assert result.variables["HOTLINE_LANG"] == "cmn"
+    assert result.elapsed_ms <= 15_000, f"caller waited {result.elapsed_ms} ms before the queue"
+    assert not result.missing_files
+    rec = record(running, result.variables["HOTLINE_CALL_ID"])
+    assert (rec.outcome, rec.action, rec.target, rec.caller_key) == ("handed_off", "queue", "hotline-cmn",
+                                                                      "13800138000")
+    assert rec.route == "start,main_menu,queue" and rec.ended_at is not None
+
+
+def test_zero_during_the_greeting_barges_in_to_the_queue(running):
+    result = place_call(running.port, Press("0"))
+    assert_queue(result)
+    greeting = [p for p in result.played if p.endswith("/greeting")]
+    assert greeting and not any(p.endswith("main_menu_keypad") for p in result.played)
+
+
+def test_zero_at_the_menu_reaches_the_queue(running):
+    result = place_call(running.port, Listen(), Press("0"))
+    assert_queue(result)
+
+
+def test_language_from_the_dialplan_selects_the_cantonese_queue_and_prompts(running):
+    result = place_call(running.port, script="hotline?lang=yue")
+    assert_queue(result, "hotline-yue")
+    assert result.variables["HOTLINE_LANG"] == "yue"
+    assert all("/prompts/yue/" in p for p in result.played)
+
+
+def test_hang_up_at_every_step_leaves_a_closed_consistent_record(running):
+    steps = len(place_call(running.port).played) + 1     # every media command, and one past the end
+    for k in range(steps + 1):
+        result = place_call(running.port, hangup_at_command=k)
+        call_id = result.variables.get("HOTLINE_CALL_ID")
+        assert call_id, f"step {k}: variables not set after hang-up: {result.notes}"
+        rec = record(running, call_id)
+        assert rec.ended_at is not None, f"step {k}: record left open"
+        if result.hungup:
+            assert result.agistatus == "HANGUP"
+            assert rec.outcome in ("abandoned", "handed_off")
+            if rec.outcome == "abandoned":
+                assert rec.hangup_point and result.variables["HOTLINE_ACTION"] == "hangup"
+        assert not [e for e in result.errors if not e.startswith("511")], result.errors
+
+
+def test_caller_hanging_up_between_commands(running):
+    result = place_call(running.port, Listen(), HangUp(between=True))
+    rec = record(running, result.variables["HOTLINE_CALL_ID"])
+    assert rec.ended_at is not None and result.agistatus == "HANGUP"
+
+
+@pytest.mark.parametrize("name", [
+    'Bob "the caller"', "back\\slash\\", "two\nlines", "HANGUP\nHANGUP", 'x"\nEXEC Dial "PJSIP/evil"',
+    "\x00\x01\x1b[31mred", "长名字" * 300, "",
+])
+def test_hostile_caller_id_names_never_become_agi_commands(running, name):
+    result = place_call(running.port, Listen(), Listen(), calleridname=name)
+    assert_queue(result)
+    words = [cmd[0].upper() + " " + cmd[1].upper() if len(cmd) > 1 else cmd[0].upper() for cmd in result.commands]
+    assert set(words) <= {"ANSWER", "STREAM FILE", "GET DATA", "SET VARIABLE"}, words
+    assert not result.apps
+    rec = only_record(running)
+    assert "\n" not in rec.caller_name and "\x00" not in rec.caller_name
+
+
+def test_hostile_caller_numbers_are_handled(running):
+    for number in ["anonymous", "", "13800138000\nHANGUP", "'; DROP TABLE calls; --", None, "+86 138-0013-8000"]:
+        assert_queue(place_call(running.port, Listen(), Listen(), callerid=number))
+    with running.engine.db.session() as s:
+        keys = sorted(r.caller_key for r in s.query(CallRecord))
+    # the newline ends Asterisk's env line, so that caller is 13800138000 followed by a junk line
+    assert keys.count("13800138000") == 2 and keys.count("") == 4
+
+
+def test_200_concurrent_calls_complete_with_correct_variables(make_engine):
+    running = make_engine(max_calls=250)
+    scripts = []
+    for i in range(200):
+        actions = [Press("0")] if i % 2 else [Listen(), Listen()]
+        scripts.append((ScriptedCaller(actions), {"callerid": f"1390000{i:04d}", "realtime": 0.002}))
+    results = place_calls("127.0.0.1", running.port, scripts, concurrency=200)
+    assert len(results) == 200
+    ids = set()
+    for r in results:
+        assert_queue(r)
+        ids.add(r.variables["HOTLINE_CALL_ID"])
+    assert len(ids) == 200
+    with running.engine.db.session() as s:
+        rows = s.query(CallRecord).all()
+    assert len(rows) == 200 and all(r.outcome == "handed_off" and r.ended_at for r in rows)
+
+
+def test_unknown_route_is_refused_cleanly(running):
+    result = place_call(running.port, script="hotlnie")
+    assert result.agistatus == "FAILURE" and not result.commands
+
+
+def test_monitoring_route_reports_ok(running):
+    result = place_call(running.port, script="monitoring")
+    assert result.variables.get("HOTLINE_STATUS") == "OK" and result.agistatus == "SUCCESS"
+
+
+def test_survey_records_the_rating_on_the_call(running):
+    call = place_call(running.port, Press("0"))
+    call_id = call.variables["HOTLINE_CALL_ID"]
+    survey = place_call(running.port, Listen(), Press("2"), script="survey", args=(call_id,),
+                        variables={"HOTLINE_CALL_ID": call_id})
+    assert survey.variables["HOTLINE_SURVEY"] == "rated"
+    assert survey.variables["HOTLINE_CALL_ID"] == call_id          # the call's id is left alone
+    assert record(running, call_id).rating == 2
+
+
+def test_survey_without_input_leaves_the_call_unrated(running):
+    call = place_call(running.port, Press("0"))
+    call_id = call.variables["HOTLINE_CALL_ID"]
+    survey = place_call(running.port, script="survey", args=(call_id,))
+    assert survey.variables["HOTLINE_SURVEY"] == "unrated"
+    assert record(running, call_id).rating is None
+
+
+def test_an_exception_inside_the_call_still_reaches_a_person(running):
+    def broken(*_args):
+        raise RuntimeError("blocklist database exploded")
+
+    running.engine.services._restrictions = broken
+    result = place_call(running.port)
+    assert_queue(result)
+    assert only_record(running).outcome == "error"
+
+
+def test_database_down_the_caller_still_reaches_the_queue(running):
+    running.engine.db.engine.dispose()
+    running.engine.db.engine.url = running.engine.db.engine.url.set(database="/nonexistent/dir/x.db")
+    from sqlalchemy import create_engine
+
+    running.engine.db._factory.configure(bind=create_engine("sqlite:////nonexistent/dir/x.db"))
+    assert_queue(place_call(running.port, Listen(), Listen()))
+
+
+def test_back_pressure_refuses_with_failure_so_the_dialplan_falls_back(make_engine):
+    running = make_engine(max_calls=1, accept_queue=0)
+    results = {}
+
+    def slow_call():
+        results["slow"] = place_call(running.port, Listen(), Listen(), realtime=0.3)
+
+    t = threading.Thread(target=slow_call)
+    t.start()
+    time.sleep(0.5)
+    refused = place_call(running.port)
+    t.join()
+    assert refused.agistatus == "FAILURE" and not refused.commands
+    assert_queue(results["slow"])
+
+
+def test_shutdown_lets_a_call_in_progress_finish_and_refuses_new_ones(make_engine):
+    running = make_engine()
+    results = {}
+    t = threading.Thread(target=lambda: results.setdefault("r", place_call(
+        running.port, Listen(), Listen(), realtime=0.15)))
+    t.start()
+    time.sleep(0.5)
+    running.server.shutdown(grace=10)
+    t.join()
+    assert_queue(results["r"])
+    late = place_call(running.port, connect_timeout=1.0)
+    assert not late.connected
+
+
+def test_speech_text_is_recognised_and_travels_with_the_call(make_engine):
+    running = make_engine(speech_engine="transcript")
+    result = place_call(running.port, Speak('路灯坏了"\nEXEC Dial x'), Listen())
+    assert_queue(result)
+    assert any(cmd[:2] == ["RECORD", "FILE"] for cmd in result.commands)
+    rec = only_record(running)
+    assert rec.transcript == '路灯坏了" EXEC Dial x' and not result.apps
+
+
+def test_silence_with_speech_on_also_reaches_the_queue_within_15_seconds(make_engine):
+    running = make_engine(speech_engine="transcript")
+    result = place_call(running.port, Listen(), Listen())
+    assert_queue(result)
+    assert any(cmd[:2] == ["RECORD", "FILE"] for cmd in result.commands)
+    assert result.elapsed_ms <= 15_000, f"caller waited {result.elapsed_ms} ms before the queue"

@@ -1,0 +1,67 @@
+"""The shipped dialplan and the engine agree on routes and channel variables."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ivr import variables as V
+
+DIALPLAN = Path(__file__).resolve().parents[2] / "dialplans" / "extensions_hotline.conf"
+
+
+def contexts(text: str) -> dict[str, list[str]]:
+    result, current = {}, None
+    for raw in text.splitlines():
+        line = raw.split(";", 1)[0].strip()
+        if not line:
+            continue
+        m = re.match(r"^\[([^\]]+)\]", line)
+        if m:
+            current = m.group(1)
+            result[current] = []
+        elif current:
+            result[current].append(line)
+    return result
+
+
+def test_every_agi_route_in_the_dialplan_exists_in_the_engine():
+    text = DIALPLAN.read_text()
+    routes = set(re.findall(r"AGI\(\$\{HOTLINE_AGI(?:_BACKUP)?\}/([a-z]+)", text))
+    assert routes == {"hotline", "survey", "monitoring"}
+    assert routes <= set(V.ROUTES)
+
+
+def test_every_hotline_variable_is_set_by_the_engine_or_a_global():
+    ctx = contexts(DIALPLAN.read_text())
+    globals_ = {line.split("=", 1)[0].strip() for line in ctx["globals"]}
+    used = set(re.findall(r"\$\{(HOTLINE_[A-Z_]+)\}", DIALPLAN.read_text()))
+    assigned = set(re.findall(r"Set\((HOTLINE_[A-Z_]+)=", DIALPLAN.read_text()))
+    unknown = used - set(V.SET_BY_ENGINE) - globals_ - assigned
+    assert not unknown, f"dialplan reads variables nobody sets: {unknown}"
+    for name in (V.CALL_ID, V.ACTION, V.TARGET, V.LANG, V.STATUS):
+        assert name in used, f"the dialplan ignores {name}"
+
+
+def test_every_hand_off_action_has_an_extension():
+    from flow.actions import HANDOFF_ACTIONS
+
+    dispatch = contexts(DIALPLAN.read_text())["hotline-dispatch"]
+    extens = {m.group(1) for line in dispatch if (m := re.match(r"exten\s*=>\s*([^,]+),", line))}
+    assert set(HANDOFF_ACTIONS) <= extens
+    assert "i" in extens      # an unknown action still reaches a person
+
+
+def test_fallback_to_the_queue_when_the_engine_gave_no_decision():
+    decide = "\n".join(contexts(DIALPLAN.read_text())["hotline-decide"])
+    assert "AGISTATUS" in decide and "hotline-dispatch,queue,1" in decide
+
+
+def test_queue_names_match_the_configuration_example():
+    from core.config import load_settings
+
+    settings = load_settings(Path(__file__).resolve().parents[2] / "asterisk.conf.example", env={})
+    queues_conf = (DIALPLAN.parent / "queues_hotline.conf").read_text()
+    for name in settings.queues.values():
+        assert f"[{name}]" in queues_conf
+    default = re.search(r"HOTLINE_DEFAULT_QUEUE=(\S+)", DIALPLAN.read_text()).group(1)
+    assert default == settings.queue_for(settings.default_language)
