@@ -57,7 +57,7 @@ class Settings:
     default_language: str = "cmn"
     queues: dict[str, str] = field(default_factory=_default_queues)
     # call-flow timing
-    main_prompt_timeout_ms: int = 5000
+    main_prompt_timeout_ms: int = 4000
     survey_timeout_ms: int = 5000
     message_max_ms: int = 120_000
     message_silence_s: int = 4
@@ -66,6 +66,16 @@ class Settings:
     # speech: "auto" (Vosk when a model is present), "off", "vosk", "transcript" (dev/tests)
     speech_engine: str = "auto"
     speech_model_path: Path | None = None
+    # --- speech recognition (Vosk; speech/vosk_engine.py, speech/models.py) ---
+    # decoding threads shared by all calls (0 = one per CPU core); seconds a caller waits for one
+    # recognition before going to a person; recognitions allowed to wait or run at once
+    # (0 = 8 per worker; beyond that a caller goes to a person at once)
+    speech_workers: int = 0
+    speech_timeout_s: float = 20.0
+    speech_max_pending: int = 0
+    # AudioSocket listener for streaming recognition, AudioSocket(uuid,host:port); port 0 = off
+    audiosocket_host: str = "127.0.0.1"
+    audiosocket_port: int = 0
     log_level: str = "INFO"
     # blocklist (DESIGN §3.1): who decides, and when calls patterns are suggested for a block
     blocklist_two_step: bool = True          # a proposal waits for an admin's approval by another person
@@ -88,6 +98,11 @@ class Settings:
     ticket_return_visit_days: int = 7          # closed unrated tickets this recent are called back
     ticket_return_visit_attempts: int = 3      # ... at most this many times
     ticket_extension_max_days: int = 15        # working days one extension request may ask for
+    # knowledge base (DESIGN §3.4): a transcript is answered when the best match's calibrated
+    # confidence reaches kb_threshold (chosen from bench/kb_retrieval.py, see docs/benchmarks.md);
+    # a running engine re-reads entries imported by another process every kb_refresh_s seconds
+    kb_threshold: float = 0.65
+    kb_refresh_s: float = 30.0
 
     @property
     def zone(self) -> ZoneInfo:
@@ -123,6 +138,12 @@ class Settings:
             raise ConfigError("agi_buf_len must be 2048 or 8192 (Asterisk's AGI_BUF_LEN)")
         if self.speech_engine not in ("auto", "off", "vosk", "transcript"):
             raise ConfigError("speech_engine must be auto, off, vosk or transcript")
+        if self.speech_workers < 0 or self.speech_max_pending < 0:
+            raise ConfigError("speech_workers and speech_max_pending must be ≥ 0 (0 = automatic)")
+        if not self.speech_timeout_s > 0:
+            raise ConfigError("speech_timeout_s must be > 0 seconds")
+        if not 0 <= self.audiosocket_port <= 65535:
+            raise ConfigError(f"audiosocket_port: {self.audiosocket_port} is not a TCP port")
         if self.max_calls < 1 or self.accept_queue < 0:
             raise ConfigError("max_calls must be ≥ 1 and accept_queue ≥ 0")
         for name in ("blocklist_suggest_window_hours", "blocklist_suggest_calls_without_request",
@@ -132,6 +153,10 @@ class Settings:
                 raise ConfigError(f"{name} must be ≥ 1")
         self._validate_deadline_days()
         self._validate_tickets()
+        if not 0.0 <= self.kb_threshold <= 1.0:
+            raise ConfigError("kb_threshold must be between 0 and 1")
+        if self.kb_refresh_s < 0:
+            raise ConfigError("kb_refresh_s must be ≥ 0 seconds (0 = never re-read)")
         return self
 
     def _validate_tickets(self) -> None:

@@ -140,6 +140,11 @@ class Database:
             log.warning("database ping failed: %s", exc.__class__.__name__)
             return False
 
+    def sync(self, timeout: float = 30.0) -> None:
+        """Wait until every write queued so far (``write(..., wait=False)``) is committed."""
+        if self._writer is not None:
+            self._writer.submit(lambda s: None).result(timeout)
+
     def dispose(self) -> None:
         if self._writer is not None:
             self._writer.close()

@@ -13,17 +13,43 @@ from datetime import datetime
 from flow import prompts as P
 from flow.actions import (EMERGENCY, HANGUP, LEADER, QUEUE, CollectDigits, CollectSpeech, HandOff,
                           Hangup, Play, PlayText, RecordMessage, SayDate, SayDigits)
+
+MENU_KEYS = "0129"           # 0 person, 1 ticket progress, 2 leave a message, 9 leader seat
 from flow.events import CallStarted, Digits, Event, HungUp, NoInput, Recorded, Speech
 from flow.ports import FlowServices
 from flow.state import CallerInfo, CallState
 
 Turn = tuple[CallState, list]
+PIECE_CHARS = 60             # a long answer is played in sentence pieces the caller can cut with 0
+
+
+def answer_pieces(text: str, limit: int = PIECE_CHARS) -> list[str]:
+    """Split an answer at sentence ends (。！？；\n) into pieces of at most ``limit`` characters."""
+    pieces, current = [], ""
+    for ch in text:
+        current += ch
+        if ch in "。！？；!?;\n" and len(current) >= limit // 3:
+            pieces.append(current)
+            current = ""
+        elif len(current) >= limit and ch in "，、,：: ":
+            pieces.append(current)
+            current = ""
+    if current.strip():
+        pieces.append(current)
+    merged: list[str] = []
+    for piece in (p.strip() for p in pieces):
+        if piece and merged and len(merged[-1]) + len(piece) <= limit:
+            merged[-1] += piece
+        elif piece:
+            merged.append(piece)
+    return merged
 
 
 @dataclass(frozen=True)
 class FlowTiming:
-    menu_timeout_ms: int = 5000
+    menu_timeout_ms: int = 4000
     feedback_timeout_ms: int = 5000
+    number_timeout_ms: int = 8000
     utterance_max_ms: int = 15000
     utterance_silence_s: int = 2
     message_max_ms: int = 120_000
@@ -67,7 +93,7 @@ class CitizenFlow:
         state.enter("main_menu")
         t = self.timing
         if self.services.speech_available:
-            ask = CollectSpeech(P.MAIN_MENU_SPEECH, t.utterance_max_ms, t.utterance_silence_s, barge_in="09")
+            ask = CollectSpeech(P.MAIN_MENU_SPEECH, t.utterance_max_ms, t.utterance_silence_s, barge_in=MENU_KEYS)
         else:
             ask = CollectDigits(P.MAIN_MENU_KEYPAD, 1, t.menu_timeout_ms)
         return state, outputs + [ask]
@@ -86,10 +112,18 @@ class CitizenFlow:
 
     def _on_main_menu(self, state: CallState, event: Event) -> Turn:
         if isinstance(event, Digits):
-            if event.digits[:1] == "9" and state.data.get("leader_seat"):
+            key = event.digits[:1]
+            if key == "9" and state.data.get("leader_seat"):
                 state.enter("leader")
                 return self._end(state, "handed_off", LEADER, state.data["leader_seat"], [])
-            return self._to_queue(state)          # 0, or any key: a person (human-first)
+            if key == "1":
+                state.enter("progress")
+                return state, [CollectDigits(P.PROGRESS_ENTER, 20, self.timing.number_timeout_ms)]
+            if key == "2":
+                state.enter("message")
+                t = self.timing
+                return state, [RecordMessage(P.MESSAGE_PROMPT, t.message_max_ms, t.message_silence_s)]
+            return self._to_queue(state)          # 0, or any other key: a person (human-first)
         if isinstance(event, Speech) and event.text.strip():
             return self._understand(state, event)
         return self._to_queue(state)              # silence, nothing understood
@@ -109,8 +143,11 @@ class CitizenFlow:
         state.enter("kb_feedback")
         state.data["kb_answer"] = {"id": answer.entry_id, "score": answer.score, "question": text}
         t = self.timing
-        return state, [PlayText(answer.text, barge_in="0", audio=answer.audio),
-                       CollectDigits(P.KB_SOLVED, 1, t.feedback_timeout_ms)]
+        if answer.audio:            # a recorded answer plays whole
+            spoken = [PlayText(answer.text, barge_in="0", audio=answer.audio)]
+        else:
+            spoken = [PlayText(piece, barge_in="0") for piece in answer_pieces(answer.text)]
+        return state, spoken + [CollectDigits(P.KB_SOLVED, 1, t.feedback_timeout_ms)]
 
     def _on_kb_feedback(self, state: CallState, event: Event) -> Turn:
         if isinstance(event, Digits) and event.digits[:1] == "1":
@@ -119,6 +156,36 @@ class CitizenFlow:
             return self._end(state, "self_served", HANGUP, "", [Play(P.GOODBYE)])
         state.data["kb_answer"]["not_solved"] = True
         return self._to_queue(state)
+
+    # -- ticket progress -------------------------------------------------------------------
+    def _on_progress(self, state: CallState, event: Event) -> Turn:
+        number = event.digits.strip("#*") if isinstance(event, Digits) else ""
+        if not number.isdigit():
+            return self._to_queue(state)
+        found = self.services.ticket_progress(number, state.caller, self.clock())
+        state.data["progress"] = {"number": number, "found": found.found, "own": found.own}
+        if not found.found:
+            if not state.data.get("progress_retried"):
+                state.data["progress_retried"] = True
+                return state, [Play(P.PROGRESS_NOT_FOUND),
+                               CollectDigits(P.PROGRESS_ENTER, 20, self.timing.number_timeout_ms)]
+            return self._to_queue(state)
+        outputs: list = []
+        if not found.own:
+            outputs.append(Play(P.PROGRESS_PRIVATE, barge_in="0"))
+        else:
+            outputs.append(Play(P.PROGRESS_STATUS.get(found.status, P.PROGRESS_STATUS["in_progress"]),
+                                barge_in="0"))
+            if found.due_date and found.status in ("in_progress", "awaiting_review"):
+                outputs += [Play(P.PROGRESS_DEADLINE), SayDate(found.due_date)]
+        state.enter("progress_done")
+        return state, outputs + [CollectDigits(P.PROGRESS_AFTER, 1, self.timing.feedback_timeout_ms)]
+
+    def _on_progress_done(self, state: CallState, event: Event) -> Turn:
+        if isinstance(event, Digits) and event.digits[:1] == "0":
+            return self._to_queue(state)
+        state.enter("informed")
+        return self._end(state, "self_served", HANGUP, "", [Play(P.GOODBYE)])
 
     # -- messages --------------------------------------------------------------------------
     def _offer_message(self, state: CallState) -> Turn:

@@ -42,6 +42,15 @@ class MessageReceipt:
     due_date: date | None = None
 
 
+@dataclass(frozen=True)
+class Progress:
+    """What a caller may hear about a ticket they typed in."""
+    found: bool
+    own: bool = False            # filed from this number (only then are details spoken)
+    status: str = ""             # in_progress | awaiting_review | closed | not_accepted
+    due_date: date | None = None
+
+
 class FlowServices(Protocol):
     speech_available: bool
 
@@ -56,6 +65,8 @@ class FlowServices(Protocol):
     def queue_for(self, state: CallState, now: datetime) -> str: ...
 
     def take_message(self, state: CallState, path: str, duration_ms: int, now: datetime) -> MessageReceipt: ...
+
+    def ticket_progress(self, number: str, caller: CallerInfo, now: datetime) -> Progress: ...
 
     def self_served(self, state: CallState, answer: dict, now: datetime) -> str | None: ...
 

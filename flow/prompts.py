@@ -13,11 +13,19 @@ RESTRICTED_NOTICE = "restricted_notice"
 RESTRICTED_EMERGENCY = "restricted_emergency"
 EMERGENCY = {"110": "emergency_110", "119": "emergency_119", "120": "emergency_120"}
 KB_SOLVED = "kb_solved"
-MESSAGE_INTRO = "message_intro"
+MESSAGE_INTRO = "message_intro"          # no agent can answer: leave a message
+MESSAGE_PROMPT = "message_prompt"        # the caller chose to leave a message
 MESSAGE_SAVED = "message_saved"
 MESSAGE_TICKET = "message_ticket"
 MESSAGE_DEADLINE = "message_deadline"
 MESSAGE_EMPTY = "message_empty"
+PROGRESS_ENTER = "progress_enter"
+PROGRESS_NOT_FOUND = "progress_not_found"
+PROGRESS_PRIVATE = "progress_private"
+PROGRESS_STATUS = {"in_progress": "progress_in_progress", "awaiting_review": "progress_awaiting_review",
+                   "closed": "progress_closed", "not_accepted": "progress_not_accepted"}
+PROGRESS_DEADLINE = "progress_deadline"
+PROGRESS_AFTER = "progress_after"
 SURVEY = "survey"
 SURVEY_THANKS = "survey_thanks"
 SURVEY_UNAVAILABLE = "survey_unavailable"
@@ -25,6 +33,7 @@ SURVEY_UNAVAILABLE = "survey_unavailable"
 ALL = (
     GREETING, MAIN_MENU_SPEECH, MAIN_MENU_KEYPAD, LEADER_ON_DUTY, LEADER_PRESS_9, TRANSFER_AGENT,
     TRANSFER_ERROR, GOODBYE, RESTRICTED_NOTICE, RESTRICTED_EMERGENCY, *EMERGENCY.values(),
-    KB_SOLVED, MESSAGE_INTRO, MESSAGE_SAVED, MESSAGE_TICKET, MESSAGE_DEADLINE, MESSAGE_EMPTY,
-    SURVEY, SURVEY_THANKS, SURVEY_UNAVAILABLE,
+    KB_SOLVED, MESSAGE_INTRO, MESSAGE_PROMPT, MESSAGE_SAVED, MESSAGE_TICKET, MESSAGE_DEADLINE, MESSAGE_EMPTY,
+    PROGRESS_ENTER, PROGRESS_NOT_FOUND, PROGRESS_PRIVATE, *PROGRESS_STATUS.values(), PROGRESS_DEADLINE,
+    PROGRESS_AFTER, SURVEY, SURVEY_THANKS, SURVEY_UNAVAILABLE,
 )

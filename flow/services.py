@@ -13,7 +13,7 @@ from datetime import datetime
 from callers import calls
 from core.db import Database
 from flow.events import CallStarted
-from flow.ports import Answer, LeaderOnDuty, MessageReceipt, Restriction
+from flow.ports import Answer, LeaderOnDuty, MessageReceipt, Progress, Restriction
 from flow.state import CallerInfo, CallState
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ class EngineServices:
                  knowledge: Callable[[str, str], Answer | None] | None = None,
                  messages: Callable[[CallState, str, int, datetime], MessageReceipt] | None = None,
                  self_service: Callable[[CallState, dict, datetime], str | None] | None = None,
+                 progress: Callable[[str, CallerInfo, datetime], Progress] | None = None,
                  ratings: Callable[[str, str, int, datetime], bool] | None = None) -> None:
         self.db = db
         self.queue_for_language = queue_for_language
@@ -73,6 +74,7 @@ class EngineServices:
         self._knowledge = knowledge
         self._messages = messages
         self._self_service = self_service
+        self._progress = progress
         self._ratings = ratings
 
     def restriction(self, caller: CallerInfo, call_id: str, now: datetime) -> Restriction | None:
@@ -97,6 +99,10 @@ class EngineServices:
             return self._messages(state, path, duration_ms, now)
         # without tickets the recording is kept and linked on the call record (state.message_path)
         return MessageReceipt(ticket=None)
+
+    def ticket_progress(self, number: str, caller: CallerInfo, now: datetime) -> Progress:
+        # without tickets there is no ticket to find
+        return self._progress(number, caller, now) if self._progress else Progress(found=False)
 
     def self_served(self, state: CallState, answer: dict, now: datetime) -> str | None:
         return self._self_service(state, answer, now) if self._self_service else None

@@ -49,6 +49,8 @@ class Engine:
     calls: DbCallLog
     timing: FlowTiming
     clock_fn: object = field(default=utcnow)
+    kb: object = None
+    tickets: object = None
 
     @property
     def zone(self):
@@ -74,23 +76,166 @@ class Engine:
             calls = self.calls
         return CallSession(flow, calls, self.clock, self.settings.queue_for)
 
+    def scheduled_jobs(self) -> list:
+        """The jobs `hotline serve` schedules (run by one process at a time, see hotline.scheduler)."""
+        from blocklist.jobs import ending_tomorrow_notice
+        from callers.calls import close_stale
+        from core.logs import mask_number
+        from hotline.scheduler import Job
+
+        def blocks_ending_tomorrow() -> None:
+            ending = ending_tomorrow_notice(self.db, self.clock(), self.zone)
+            for block in ending:
+                log.info("restriction ends tomorrow: %s (%s)", mask_number(block.get("number")),
+                         block.get("ground"))
+            log.info("%d restriction(s) end tomorrow", len(ending))
+
+        def close_stale_calls() -> None:
+            with self.db.session() as s:
+                closed = close_stale(s, self.clock())
+            if closed:
+                log.warning("closed %d call record(s) left open", closed)
+
+        def ticket_deadlines() -> None:
+            marked = self.tickets.desk.mark_deadlines(self.clock())
+            log.info("ticket deadlines: %s", marked)
+
+        return [Job("blocklist_ending_tomorrow", blocks_ending_tomorrow, "cron", hour=8, minute=0),
+                Job("ticket_deadlines", ticket_deadlines, "interval", minutes=10),
+                Job("close_stale_calls", close_stale_calls, "interval", minutes=30)]
+
     def healthy(self) -> bool:
         return self.db.ping()
 
     def close(self) -> None:
+        if self.tickets is not None:
+            self.tickets.close()
         self.db.dispose()
+
+
+def restriction_hook(db: Database):
+    """The blocklist check before the greeting; a refused attempt joins the block's history."""
+    from blocklist.check import active_block, record_attempt
+    from flow.ports import Restriction
+
+    def restriction(caller, call_id: str, now: datetime):
+        with db.read_session() as s:
+            block = active_block(s, caller.key, now)
+        if block is None:
+            return None
+        future = db.write(lambda s: record_attempt(s, block.id, call_id, now), wait=False)
+        future.add_done_callback(_log_write_failure("blocked attempt"))
+        return Restriction(last_day=block.last_day, until=block.until, ground=block.ground)
+
+    return restriction
+
+
+def knowledge_hook(kb):
+    """The knowledge base's best answer, as the flow's Answer."""
+    import dataclasses
+
+    from flow.ports import Answer
+
+    def answer(text: str, language: str):
+        found = kb.answer(text, language)
+        return None if found is None else Answer(**dataclasses.asdict(found))
+
+    return answer
+
+
+PROGRESS_STATUS = {"received": "in_progress", "dispatched": "in_progress", "accepted": "in_progress",
+                   "returned": "in_progress", "reported": "awaiting_review", "closed": "closed",
+                   "refused": "not_accepted"}
+
+
+class TicketHooks:
+    """The flow's ticket ports over tickets.desk.TicketDesk (each write returns after its commit)."""
+
+    def __init__(self, desk, recognizer=None) -> None:
+        self.desk = desk
+        self.recognizer = recognizer
+        self._transcribe = None
+        if recognizer is not None:
+            from concurrent.futures import ThreadPoolExecutor
+            self._transcribe = ThreadPoolExecutor(max_workers=1, thread_name_prefix="message-asr")
+
+    def take_message(self, state, path: str, duration_ms: int, now: datetime):
+        from flow.ports import MessageReceipt
+
+        receipt = self.desk.take_message(caller_key=state.caller.key, call_id=state.call_id, recording_path=path,
+                                         received_at=now, transcript="\n".join(state.transcript),
+                                         language=state.language)
+        if self._transcribe is not None and path:
+            # the caller hears the number now; the transcript joins the ticket when it is ready
+            self._transcribe.submit(self._attach_transcript, receipt.number, path, state.language)
+        return MessageReceipt(ticket=receipt.number, due_date=receipt.due_date)
+
+    def _attach_transcript(self, number: str, path: str, language: str) -> None:
+        try:
+            text, _confidence = self.recognizer.recognize_file(path, language)
+            if text.strip():
+                from core.clock import utcnow
+                self.desk.attach_transcript(number, text.strip(), utcnow())
+        except Exception:  # noqa: BLE001 - the ticket and its recording are already safe
+            log.exception("transcript of message for ticket %s failed", number)
+
+    def self_served(self, state, answer: dict, now: datetime):
+        return self.desk.self_served(caller_key=state.caller.key, call_id=state.call_id,
+                                     question=answer.get("question", ""), answered_at=now,
+                                     language=state.language, entry_id=answer.get("id", ""))
+
+    def rate(self, subject: str, call_id: str, rating: int, now: datetime) -> bool:
+        return self.desk.rate(subject, call_id or None, rating, now)
+
+    def progress(self, number: str, caller, now: datetime):
+        from flow.ports import Progress
+
+        found = self.desk.progress(number, caller.key)
+        if found is None:
+            return Progress(found=False)
+        if not found.details:
+            return Progress(found=True, own=False)
+        return Progress(found=True, own=True, status=PROGRESS_STATUS.get(found.state or "", "in_progress"),
+                        due_date=found.due_date)
+
+    def close(self) -> None:
+        if self._transcribe is not None:
+            self._transcribe.shutdown(wait=True)
+
+
+def _log_write_failure(what: str):
+    def done(future) -> None:
+        if future.exception() is not None:
+            log.error("%s not recorded: %s", what, future.exception().__class__.__name__)
+    return done
 
 
 def build_engine(settings: Settings, *, db: Database | None = None, clock=utcnow) -> Engine:
     db = db or Database(settings.db_url)
     recognizer = make_recognizer(settings)
+    from speech import synth
+
     media = Media(prompt_dir=settings.prompt_dir, recordings_dir=settings.recordings_dir,
-                  default_language=settings.default_language, recognizer=recognizer)
-    services = EngineServices(db, settings.queue_for, speech_available=recognizer is not None)
+                  default_language=settings.default_language, recognizer=recognizer,
+                  synthesize=synth.CachedSynthesizer(settings.data_dir / "tts") if synth.available() else None)
+    from knowledge.emergency import detect_emergency
+    from knowledge.service import KnowledgeBase
+
+    kb = KnowledgeBase(db, threshold=settings.kb_threshold, zone=settings.zone, refresh_s=settings.kb_refresh_s)
+    from tickets.desk import TicketDesk
+    from tickets.jobs import install_schedule_hook
+
+    install_schedule_hook()          # loading a year's official calendar recomputes provisional deadlines
+    tickets = TicketHooks(TicketDesk.from_settings(db, settings), recognizer)
+    services = EngineServices(db, settings.queue_for, speech_available=recognizer is not None,
+                              restrictions=restriction_hook(db), emergency=detect_emergency,
+                              knowledge=knowledge_hook(kb), messages=tickets.take_message,
+                              self_service=tickets.self_served, ratings=tickets.rate,
+                              progress=tickets.progress)
     timing = FlowTiming(
         menu_timeout_ms=settings.main_prompt_timeout_ms, utterance_max_ms=settings.utterance_max_ms,
         utterance_silence_s=settings.utterance_silence_s, message_max_ms=settings.message_max_ms,
         message_silence_s=settings.message_silence_s,
     )
     return Engine(settings=settings, db=db, media=media, services=services, calls=DbCallLog(db),
-                  timing=timing, clock_fn=clock)
+                  timing=timing, clock_fn=clock, kb=kb, tickets=tickets)

@@ -20,6 +20,16 @@ def _pg_schema_url(schema: str) -> str:
     return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
 
 
+@pytest.fixture(autouse=True)
+def _isolated_schedule_hooks():
+    """build_engine registers the tickets' recompute hook on calendar loads; keep tests independent."""
+    from workcal import loader
+
+    before = list(loader._hooks)
+    yield
+    loader._hooks[:] = before
+
+
 @pytest.fixture(scope="session")
 def pg_server():
     """A schema of its own in the PostgreSQL test database for this test run."""
@@ -82,6 +92,11 @@ def sqlite_db(tmp_path, sqlite_template):
 
 def _import_models() -> None:
     import callers.models  # noqa: F401
+    import core.lease  # noqa: F401
+    import blocklist.models  # noqa: F401
+    import workcal.models  # noqa: F401
+    import tickets.models  # noqa: F401
+    import knowledge.models  # noqa: F401
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from core import db as dbmod
 from core.logs import setup_logging
 from hotline.bootstrap import build_engine
 from hotline.cli import settings_from
+from hotline.scheduler import Scheduler
 from ivr.fastagi import FastAGIServer
 from ivr.routes import AGIApplication
 
@@ -34,6 +35,8 @@ def serve(args) -> int:
         stale = close_stale(s, engine.clock())
     if stale:
         log.warning("closed %d call record(s) left open by an earlier run", stale)
+    if engine.kb is not None:
+        log.info("knowledge base: %d entries indexed", engine.kb.warm())
     log.info("speech recognition: %s", "on" if engine.services.speech_available else
              "off (no model) — keypad only")
     server = FastAGIServer(AGIApplication(engine), args.host or settings.fastagi_host,
@@ -43,9 +46,12 @@ def serve(args) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    scheduler = Scheduler(engine, engine.scheduled_jobs())
+    scheduler.start()
     port = server.start()
     print(f"hotline: FastAGI on {server.host}:{port}; Ctrl-C or SIGTERM stops", flush=True)
     stop.wait()
+    scheduler.stop()
     log.info("stopping: no new calls; %d in progress get %.0f s", server.active_calls, settings.shutdown_grace)
     server.shutdown(settings.shutdown_grace)
     engine.close()

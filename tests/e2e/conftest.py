@@ -19,6 +19,11 @@ class Running:
     server: FastAGIServer
     port: int
 
+    def session(self):
+        """A database session that sees every call record written so far (they are written behind the call)."""
+        self.engine.db.sync()
+        return self.engine.db.session()
+
 
 @pytest.fixture
 def make_engine(tmp_path, sqlite_template):

@@ -11,12 +11,12 @@ from tests.fake_asterisk import HangUp, Listen, Press, ScriptedCaller, Speak, pl
 
 
 def record(running, call_id) -> CallRecord:
-    with running.engine.db.session() as s:
+    with running.session() as s:
         return s.get(CallRecord, call_id)
 
 
 def only_record(running) -> CallRecord:
-    with running.engine.db.session() as s:
+    with running.session() as s:
         rows = s.query(CallRecord).all()
     assert len(rows) == 1
     return rows[0]
@@ -100,7 +100,7 @@ def test_hostile_caller_id_names_never_become_agi_commands(running, name):
 def test_hostile_caller_numbers_are_handled(running):
     for number in ["anonymous", "", "13800138000\nHANGUP", "'; DROP TABLE calls; --", None, "+86 138-0013-8000"]:
         assert_queue(place_call(running.port, Listen(), Listen(), callerid=number))
-    with running.engine.db.session() as s:
+    with running.session() as s:
         keys = sorted(r.caller_key for r in s.query(CallRecord))
     # the newline ends Asterisk's env line, so that caller is 13800138000 followed by a junk line
     assert keys.count("13800138000") == 2 and keys.count("") == 4
@@ -119,7 +119,7 @@ def test_200_concurrent_calls_complete_with_correct_variables(make_engine):
         assert_queue(r)
         ids.add(r.variables["HOTLINE_CALL_ID"])
     assert len(ids) == 200
-    with running.engine.db.session() as s:
+    with running.session() as s:
         rows = s.query(CallRecord).all()
     assert len(rows) == 200 and all(r.outcome == "handed_off" and r.ended_at for r in rows)
 

@@ -66,6 +66,9 @@ def test_rating_range(database):
 
 
 def test_migrations_match_the_models(database):
+    """Every model of every package agrees with the hand-written migrations (nothing missing)."""
+    # APScheduler creates and owns its job table; it is not one of ours
+    opts = {"include_name": lambda name, type_, parent: not (type_ == "table" and name == "scheduler_jobs")}
     with database.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts=opts), Base.metadata)
     assert diff == [], diff

@@ -10,7 +10,7 @@ from flow.actions import (CollectDigits, CollectSpeech, HandOff, Hangup, Play, P
                           SayDate, SayDigits)
 from flow.citizen import CitizenFlow, FlowTiming
 from flow.events import CallStarted, Digits, HungUp, NoInput, Recorded, Speech
-from flow.ports import Answer, LeaderOnDuty, MessageReceipt, Restriction
+from flow.ports import Answer, LeaderOnDuty, MessageReceipt, Progress, Restriction
 from flow.state import CallerInfo, CallState
 from flow.survey import SurveyFlow
 
@@ -28,6 +28,7 @@ class FakeServices:
         self._restriction, self._leader, self._answer = restriction, leader, answer
         self._emergency, self._receipt = emergency, receipt
         self.calls: list[tuple] = []
+        self.progress: dict[str, Progress] = {}
 
     def restriction(self, caller, call_id, now):
         self.calls.append(("restriction", caller.key))
@@ -50,6 +51,10 @@ class FakeServices:
         self.calls.append(("message", path, duration_ms))
         return self._receipt
 
+    def ticket_progress(self, number, caller, now):
+        self.calls.append(("progress", number, caller.key))
+        return self.progress.get(number, Progress(found=False))
+
     def self_served(self, state, answer, now):
         self.calls.append(("self_served", answer["id"]))
         return "2026112500001"
@@ -69,7 +74,7 @@ def start(services, caller=CALLER, mode="normal", language="cmn"):
 
 def test_greeting_then_keypad_menu_without_speech():
     _, state, actions = start(FakeServices())
-    assert actions == [Play(P.GREETING, barge_in="0"), CollectDigits(P.MAIN_MENU_KEYPAD, 1, 5000)]
+    assert actions == [Play(P.GREETING, barge_in="0"), CollectDigits(P.MAIN_MENU_KEYPAD, 1, 4000)]
     assert state.step == "main_menu" and not state.done
 
 
@@ -223,3 +228,69 @@ def test_flow_imports_no_telephony_library():
         names = {n.names[0].name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)}
         names |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
         assert not names & {"asterisk", "twilio", "ivr"}, path
+
+
+def test_1_then_a_ticket_number_speaks_status_and_deadline_to_the_filer():
+    services = FakeServices()
+    services.progress["2026112500017"] = Progress(found=True, own=True, status="in_progress",
+                                                  due_date=date(2026, 12, 16))
+    flow, state, _ = start(services)
+    state, actions = flow.handle(state, Digits("1"))
+    assert actions == [CollectDigits(P.PROGRESS_ENTER, 20, 8000)]
+    state, actions = flow.handle(state, Digits("2026112500017"))
+    assert ("progress", "2026112500017", "13800138000") in services.calls
+    assert Play(P.PROGRESS_STATUS["in_progress"], barge_in="0") in actions
+    assert SayDate(date(2026, 12, 16)) in actions
+    state, actions = flow.handle(state, NoInput())
+    assert state.outcome == "self_served" and actions[-1] == Hangup()
+
+
+def test_another_numbers_ticket_gets_no_details():
+    services = FakeServices()
+    services.progress["77"] = Progress(found=True, own=False, status="closed", due_date=date(2026, 12, 1))
+    flow, state, _ = start(services)
+    state, _ = flow.handle(state, Digits("1"))
+    state, actions = flow.handle(state, Digits("77"))
+    assert Play(P.PROGRESS_PRIVATE, barge_in="0") in actions
+    assert not any(isinstance(a, SayDate) for a in actions)
+    assert not any(a == Play(P.PROGRESS_STATUS["closed"], barge_in="0") for a in actions)
+
+
+def test_unknown_ticket_is_asked_once_more_then_a_person():
+    flow, state, _ = start(FakeServices())
+    state, _ = flow.handle(state, Digits("1"))
+    state, actions = flow.handle(state, Digits("123"))
+    assert actions[0] == Play(P.PROGRESS_NOT_FOUND)
+    state, actions = flow.handle(state, Digits("456"))
+    assert actions[-1] == HandOff("queue", "hotline-cmn")
+
+
+def test_2_leaves_a_message_on_request():
+    services = FakeServices(receipt=MessageReceipt(ticket="2026112500042", due_date=date(2026, 12, 9)))
+    flow, state, _ = start(services)
+    state, actions = flow.handle(state, Digits("2"))
+    assert actions == [RecordMessage(P.MESSAGE_PROMPT, 120_000, 4)]
+    state, actions = flow.handle(state, Recorded("/tmp/m.wav", 4000, "dtmf"))
+    assert state.outcome == "message" and SayDigits("2026112500042") in actions
+
+
+def test_empty_message_on_request_goes_to_a_person():
+    flow, state, _ = start(FakeServices())
+    state, _ = flow.handle(state, Digits("2"))
+    state, actions = flow.handle(state, Recorded("", 0, "silence"))
+    assert actions[-1] == HandOff("queue", "hotline-cmn")
+
+
+def test_long_answers_are_played_in_pieces_the_caller_can_cut_with_0():
+    from flow.citizen import answer_pieces
+
+    text = ("社会保障卡丢失后，请先拨打12333或通过粤省事小程序办理挂失，挂失后可到就近的社保卡服务网点申请补办。"
+            "补办时请携带本人有效身份证件；委托他人办理的，还需携带受托人身份证件。具体收费以网点公布为准。")
+    pieces = answer_pieces(text)
+    assert "".join(pieces) == text and len(pieces) >= 2 and all(len(p) <= 60 for p in pieces)
+    answer = Answer(entry_id="kb-7", text=text, score=0.9, confident=True)
+    flow, state, _ = start(FakeServices(speech=True, answer=answer))
+    state, actions = flow.handle(state, Speech("社保卡丢了", 0.8))
+    assert [a for a in actions if isinstance(a, PlayText)] == [PlayText(p, barge_in="0") for p in pieces]
+    state, actions = flow.handle(state, Digits("0"))             # cut in during a piece: a person
+    assert actions[-1] == HandOff("queue", "hotline-cmn")

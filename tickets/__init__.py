@@ -1,0 +1,1 @@
+"""Tickets (工单): numbers, lifecycle, closure checks, refusals, dispatch, and the phone-facing desk."""
