@@ -31,6 +31,9 @@ class CallOutcome:
     message_path: str | None = None
     ticket_number: str | None = None
     notes: str = ""
+    kb_entry: str | None = None
+    kb_score: float | None = None
+    kb_result: str | None = None
 
 
 def open_call(session: Session, *, call_id: str, channel: str, channel_ref: str, caller_key: str,
@@ -56,7 +59,8 @@ def close_call(session: Session, call_id: str, outcome: CallOutcome, ended_at: d
             target=(outcome.target or None) and outcome.target[:80], route=",".join(outcome.route),
             hangup_point=outcome.hangup_point, transcript=outcome.transcript,
             message_path=outcome.message_path, ticket_number=outcome.ticket_number,
-            notes=outcome.notes,
+            notes=outcome.notes, kb_entry=outcome.kb_entry, kb_score=outcome.kb_score,
+            kb_result=outcome.kb_result,
         )
     )
     return result.rowcount == 1
@@ -68,6 +72,28 @@ def record_rating(session: Session, call_id: str, rating: int, at: datetime) -> 
     result = session.execute(
         update(CallRecord).where(CallRecord.id == call_id).values(rating=rating, rated_at=at)
     )
+    return result.rowcount == 1
+
+
+# what Asterisk reports after a hand-off (app_queue.c / app_dial.c result variables)
+AGENT_STATUSES = {
+    "queue": {"CONTINUE": True, "TIMEOUT": False, "FULL": False, "JOINEMPTY": False, "LEAVEEMPTY": False,
+              "JOINUNAVAIL": False, "LEAVEUNAVAIL": False, "WITHDRAW": False, "UNKNOWN": False},
+    "leader": {"ANSWER": True, "BUSY": False, "NOANSWER": False, "CHANUNAVAIL": False, "CONGESTION": False,
+               "CANCEL": False, "DONTCALL": False, "TORTURE": False, "INVALIDARGS": False},
+}
+AGENT_STATUSES["emergency"] = AGENT_STATUSES["leader"]
+
+
+def record_agent_status(session: Session, call_id: str, kind: str, status: str) -> bool:
+    """The dialplan's report of what happened after the hand-off; unknown values are refused."""
+    status = (status or "").strip().upper()
+    answered = AGENT_STATUSES.get(kind, {}).get(status or "ABANDONED")
+    if kind not in AGENT_STATUSES or (status and status not in AGENT_STATUSES[kind]):
+        raise ValueError(f"unknown {kind!r} status {status[:20]!r}")
+    result = session.connection().execute(
+        update(_CALLS).where(_CALLS.c.id == call_id)
+        .values(agent_status=status or "ABANDONED", agent_answered=bool(answered)))
     return result.rowcount == 1
 
 

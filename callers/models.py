@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
@@ -40,6 +40,14 @@ class CallRecord(Base):
     rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
     rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     notes: Mapped[str] = mapped_column(Text, default="")
+    # self-service: the knowledge entry offered and what came of it
+    # (solved | not_solved | low_confidence | no_match), for reports and knowledge gaps
+    kb_entry: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    kb_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    kb_result: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # after the hand-off, the dialplan reports what Asterisk did (route `outcome`)
+    agent_status: Mapped[str | None] = mapped_column(String(16), nullable=True)   # QUEUESTATUS / DIALSTATUS
+    agent_answered: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
     __table_args__ = (
         Index("ix_calls_caller_started", "caller_key", "started_at"),

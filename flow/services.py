@@ -39,12 +39,26 @@ class DbCallLog:
             outcome=state.outcome or "error", action=state.action, target=state.target,
             route=tuple(state.steps), hangup_point=state.hangup_point,
             transcript="\n".join(state.transcript), message_path=state.message_path,
-            ticket_number=state.ticket,
+            ticket_number=state.ticket, **kb_outcome(state),
         )
         # not waited for: the caller's hand-off does not wait on the disk; a record whose close
         # is lost in a crash is closed by callers.calls.close_stale at the next start
         future = self.db.write(lambda s: calls.close_call(s, state.call_id, outcome, at), wait=False)
         future.add_done_callback(_log_failure)
+
+
+def kb_outcome(state: CallState) -> dict:
+    """What self-service did on this call, for the call record (reports, knowledge gaps)."""
+    offered, best = state.data.get("kb_answer"), state.data.get("kb_best")
+    if offered:
+        result = "not_solved" if offered.get("not_solved") else (
+            "solved" if state.outcome == "self_served" else None)
+        return {"kb_entry": offered["id"], "kb_score": offered["score"], "kb_result": result}
+    if best:
+        return {"kb_entry": best["id"], "kb_score": best["score"], "kb_result": "low_confidence"}
+    if state.transcript:
+        return {"kb_entry": None, "kb_score": None, "kb_result": "no_match"}
+    return {}
 
 
 def _log_failure(future) -> None:

@@ -104,6 +104,11 @@ class Engine:
                 Job("ticket_deadlines", ticket_deadlines, "interval", minutes=10),
                 Job("close_stale_calls", close_stale_calls, "interval", minutes=30)]
 
+    def record_outcome(self, call_id: str, kind: str, status: str) -> bool:
+        from callers.calls import record_agent_status
+
+        return self.db.write(lambda s: record_agent_status(s, call_id[:32], kind, status))
+
     def healthy(self) -> bool:
         return self.db.ping()
 

@@ -39,6 +39,8 @@ class Runtime(Protocol):
 
     def healthy(self) -> bool: ...
 
+    def record_outcome(self, call_id: str, kind: str, status: str) -> bool: ...
+
 
 def _options(env: dict[str, str]) -> tuple[str, dict[str, str], list[str]]:
     script = env.get("agi_network_script", "")
@@ -71,6 +73,7 @@ class AGIApplication:
             V.ROUTE_HOTLINE: self._call,
             V.ROUTE_SURVEY: self._call,
             V.ROUTE_MONITORING: self._monitoring,
+            V.ROUTE_OUTCOME: self._outcome,
         }
 
     def __call__(self, rfile, wfile) -> None:
@@ -112,3 +115,13 @@ class AGIApplication:
             chan.set_variable(V.STATUS, status)
         except (AGIHangup, AGIError):
             pass
+
+    def _outcome(self, chan: AGIChannel, env, params, args, name: str) -> None:
+        """The dialplan reports QUEUESTATUS/DIALSTATUS after a hand-off; nothing is played."""
+        call_id, kind, status = (list(args) + ["", "", ""])[:3]
+        try:
+            self.runtime.record_outcome(call_id, kind, status)
+        except ValueError as exc:
+            log.warning("outcome report refused: %s", exc)
+        except Exception:  # noqa: BLE001 - a report never disturbs the call
+            log.exception("outcome report for call %s not recorded", call_id[:32])

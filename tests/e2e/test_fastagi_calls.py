@@ -216,3 +216,25 @@ def test_silence_with_speech_on_also_reaches_the_queue_within_15_seconds(make_en
     assert_queue(result)
     assert any(cmd[:2] == ["RECORD", "FILE"] for cmd in result.commands)
     assert result.elapsed_ms <= 15_000, f"caller waited {result.elapsed_ms} ms before the queue"
+
+
+def test_the_dialplan_reports_what_the_queue_did(running):
+    call = place_call(running.port, Press("0"))
+    call_id = call.variables["HOTLINE_CALL_ID"]
+    report = place_call(running.port, script="outcome", args=(call_id, "queue", "CONTINUE"))
+    assert report.agistatus == "SUCCESS" and not report.commands
+    with running.session() as s:
+        rec = s.get(CallRecord, call_id)
+    assert (rec.agent_status, rec.agent_answered) == ("CONTINUE", True)
+    bogus = place_call(running.port, script="outcome", args=(call_id, "queue", "x\\nHANGUP"))
+    assert bogus.agistatus == "SUCCESS"
+    with running.session() as s:
+        assert s.get(CallRecord, call_id).agent_status == "CONTINUE"
+
+
+def test_self_service_result_is_kept_on_the_call_record(make_engine):
+    running = make_engine(speech_engine="transcript")
+    place_call(running.port, Speak("我家的猫跑丢了能帮忙找吗"))
+    with running.session() as s:
+        rec = s.query(CallRecord).one()
+    assert rec.kb_result in ("low_confidence", "no_match") and rec.transcript

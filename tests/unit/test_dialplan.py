@@ -27,7 +27,7 @@ def contexts(text: str) -> dict[str, list[str]]:
 def test_every_agi_route_in_the_dialplan_exists_in_the_engine():
     text = DIALPLAN.read_text()
     routes = set(re.findall(r"AGI\(\$\{HOTLINE_AGI(?:_BACKUP)?\}/([a-z]+)", text))
-    assert routes == {"hotline", "survey", "monitoring"}
+    assert routes == {"hotline", "survey", "monitoring", "outcome"}
     assert routes <= set(V.ROUTES)
 
 
