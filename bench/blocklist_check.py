@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import random
 import secrets
 import sqlite3
@@ -48,17 +49,19 @@ def key(i: int) -> str:
     return f"13{i:09d}"
 
 
-def fill(database: dbmod.Database, n: int, rng: random.Random) -> tuple[list[str], list[str]]:
-    """Insert n numbers and their blocks; return (numbers in force at NOW, numbers whose blocks ended)."""
+def fill(database: dbmod.Database, n: int, rng: random.Random, write: bool = True) -> tuple[list[str], list[str]]:
+    """Insert n numbers and their blocks; return (numbers in force at NOW, numbers whose blocks ended).
+
+    ``write=False`` only replays the generator (same seed, same rows), for a kept database."""
     in_force, ended = [], []
     numbers, blocks = [], []
 
     def flush(conn):
-        if numbers:
+        if numbers and write:
             conn.execute(insert(BlockedNumber), numbers)
             conn.execute(insert(Block), blocks)
-            numbers.clear()
-            blocks.clear()
+        numbers.clear()
+        blocks.clear()
 
     def block(k: str, decided: datetime, lifted: datetime | None) -> dict:
         until = restriction_until(decided, ZONE)
@@ -92,34 +95,42 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def _row(label: str, times: list[float]) -> dict:
+def _row(label: str, times: list[float], cpu_ns: int) -> dict:
     row = {"label": label, "n": len(times), "p50": statistics.median(times), "p99": percentile(times, 0.99),
-           "max": max(times)}
-    print(f"  {label:38} {row['n']:>6} lookups  p50 {row['p50']:9.1f} µs  p99 {row['p99']:9.1f} µs  "
-          f"max {row['max']:9.1f} µs", flush=True)
+           "max": max(times), "cpu": cpu_ns / 1000 / len(times)}
+    print(f"  {label:34} {row['n']:>6} lookups  p50 {row['p50']:9.1f} µs  p99 {row['p99']:9.1f} µs  "
+          f"max {row['max']:9.1f} µs  CPU {row['cpu']:8.1f} µs/lookup", flush=True)
     return row
 
 
 def timed(methods: dict, keys: list[str], expect: dict[str, bool]) -> list[dict]:
-    """Time each method on every key, interleaved, so that all see the same machine load."""
+    """Time each method on every key, interleaved, so that all see the same machine load.
+
+    Wall time per lookup (what a caller waits, including time the machine gave to others) and
+    this thread's CPU time (what the lookup costs, whatever else runs on the machine)."""
     times: dict[str, list[float]] = {label: [] for label in methods}
+    cpu = dict.fromkeys(methods, 0)
+    print(f"  (load average before: {os.getloadavg()[0]:.2f})")
     for k in keys:
         for label, lookup in methods.items():
-            t0 = time.perf_counter_ns()
+            c0, t0 = time.thread_time_ns(), time.perf_counter_ns()
             found = lookup(k)
             times[label].append((time.perf_counter_ns() - t0) / 1000)
+            cpu[label] += time.thread_time_ns() - c0
             if (found is not None) != expect[k]:
                 raise SystemExit(f"{label}: wrong answer for {k}")
-    return [_row(label, t) for label, t in times.items()]
+    print(f"  (load average after: {os.getloadavg()[0]:.2f}; 2 cores)")
+    return [_row(label, t, cpu[label]) for label, t in times.items()]
 
 
-def run(url: str, n: int, lookups: int, naive_lookups: int, seed: int) -> None:
+def run(url: str, n: int, lookups: int, naive_lookups: int, seed: int, revision: str = "head",
+        reuse: bool = False) -> None:
     rng = random.Random(seed)
-    print(f"database: {url.split('?')[0]}")
-    dbmod.upgrade(url)
+    print(f"database: {url.split('?')[0]}{' (kept from an earlier run)' if reuse else ''}")
+    dbmod.upgrade(url, revision)
     database = dbmod.Database(url)
     t0 = time.perf_counter()
-    in_force, ended = fill(database, n, rng)
+    in_force, ended = fill(database, n, rng, write=not reuse)
     with database.engine.begin() as conn:
         conn.execute(text("ANALYZE"))
         total = conn.execute(select(Block.id).order_by(Block.id.desc()).limit(1)).scalar()
@@ -129,7 +140,8 @@ def run(url: str, n: int, lookups: int, naive_lookups: int, seed: int) -> None:
         raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         raw.close()
         database = dbmod.Database(url)
-    print(f"filled {n:,} numbers ({total:,} blocks; {len(in_force):,} in force) in {time.perf_counter() - t0:.1f} s")
+    print(f"{'kept' if reuse else 'filled'} {n:,} numbers ({total:,} blocks; {len(in_force):,} in force)"
+          f"{'' if reuse else f' in {time.perf_counter() - t0:.1f} s'}")
 
     never = [f"19{i:09d}" for i in range(lookups)]
     pool = [(in_force, True), (ended, False), (never, False)]
@@ -172,6 +184,8 @@ def run(url: str, n: int, lookups: int, naive_lookups: int, seed: int) -> None:
     with database.read_session() as s:
         rows += timed({"baseline: same query, no index": lambda k: active_block(s, k, NOW)},
                       keys[:naive_lookups], expect)
+    with database.engine.begin() as conn:
+        conn.execute(text("CREATE INDEX ix_blocks_number_ends_at ON blocks (number_key, ends_at)"))
     database.dispose()
 
     query, call, plain, naive = rows
@@ -188,10 +202,19 @@ def main() -> None:
     parser.add_argument("--lookups", type=int, default=20_000)
     parser.add_argument("--naive-lookups", type=int, default=200)
     parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument("--revision", default="head", help="schema revision to migrate to (default head)")
     parser.add_argument("--pg", metavar="URL", help="also run on this PostgreSQL database (in a scratch schema)")
+    parser.add_argument("--keep", metavar="FILE", help="SQLite file to keep the filled database in and reuse "
+                        "(same --numbers and --seed) instead of a temp dir")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        run(f"sqlite:///{Path(tmp) / 'bench.db'}", args.numbers, args.lookups, args.naive_lookups, args.seed)
+    if args.keep:
+        path = Path(args.keep)
+        run(f"sqlite:///{path.resolve()}", args.numbers, args.lookups, args.naive_lookups, args.seed,
+            args.revision, reuse=path.exists())
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            run(f"sqlite:///{Path(tmp) / 'bench.db'}", args.numbers, args.lookups, args.naive_lookups,
+                args.seed, args.revision)
     if args.pg:
         schema = "bench_" + secrets.token_hex(4)
         admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
@@ -200,7 +223,7 @@ def main() -> None:
         try:
             sep = "&" if "?" in args.pg else "?"
             run(f"{args.pg}{sep}options=-csearch_path%3D{schema}", args.numbers, args.lookups,
-                args.naive_lookups, args.seed)
+                args.naive_lookups, args.seed, args.revision)
         finally:
             with admin.connect() as c:
                 c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

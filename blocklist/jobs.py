@@ -10,5 +10,5 @@ from core.db import Database
 
 def ending_tomorrow_notice(db: Database, now: datetime, zone: ZoneInfo) -> list[dict]:
     """Daily: the blocks whose last day is tomorrow, for the admins' notice (also logged, masked)."""
-    with db.session() as s:
+    with db.read_session() as s:
         return [block_dict(b, zone, now) for b in ending_tomorrow(s, now, zone)]

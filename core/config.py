@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,29 @@ class ConfigError(ValueError):
 
 def _default_queues() -> dict[str, str]:
     return {"cmn": "hotline-cmn", "yue": "hotline-yue", "hak": "hotline-hak"}
+
+
+# Twilio (ivr/twilio): recognition (<Gather language>) and speech (<Say voice language>) per call
+# language. Gather tags follow Twilio's <Gather> language list (Google STT BCP-47 tags); there
+# is no Hakka recogniser, so Hakka callers are recognised as Mandarin. Say voices are Twilio's
+# Google voices (cmn-CN, yue-HK); Polly.Zhiyu-Neural (cmn-CN) and Polly.Hiujin-Neural (yue-CN)
+# also work. All three maps are settings; these are the defaults.
+TWILIO_LANGUAGES = {"cmn": "cmn-Hans-CN", "yue": "yue-Hant-HK", "hak": "cmn-Hans-CN"}
+TWILIO_SAY_LANGUAGES = {"cmn": "cmn-CN", "yue": "yue-HK", "hak": "cmn-CN"}
+TWILIO_VOICES = {"cmn": "Google.cmn-CN-Standard-A", "yue": "Google.yue-HK-Standard-A",
+                 "hak": "Google.cmn-CN-Standard-A"}
+EMERGENCY_NUMBERS = ("110", "119", "120")
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,3}")
+_VOICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_DIAL_NUMBER = re.compile(r"\+?[0-9]{3,15}")
+_SIP_URI = re.compile(r"sips?:[^\s<>\"'&]{1,200}")
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_PUBLIC_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~!$()*+,;=:@%/-]*)?")
+
+
+def dial_target(value: str) -> bool:
+    """A number or SIP URI Twilio can <Dial> (as opposed to a queue name to <Enqueue>)."""
+    return bool(_DIAL_NUMBER.fullmatch(value) or _SIP_URI.fullmatch(value))
 
 
 # ticket kinds (DESIGN §3.2) and their legal deadlines in working days
@@ -46,6 +70,34 @@ class Settings:
     # web listener (Twilio webhooks, console)
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    # --- twilio: voice webhooks (ivr/twilio/, served by the web listener; README "Connect a Twilio
+    # number"). Empty twilio_public_url or twilio_auth_token = the /twilio routes answer 503. ---
+    # the public base URL Twilio reaches this listener at (https://hotline.example.gov.cn, no
+    # trailing /, no query). Signatures are checked against it, never against the Host header
+    twilio_public_url: str = ""
+    # the Twilio account's auth token: a secret, never logged, never printed (TOML or
+    # HOTLINE_TWILIO_AUTH_TOKEN)
+    twilio_auth_token: str = field(default="", repr=False)
+    # prompts and answers as <Say> of their text with Twilio's voices (true) instead of <Play> of
+    # the engine's own audio served under twilio_public_url/audio/... (false; text without audio
+    # is said anyway)
+    twilio_use_say: bool = False
+    # <Say voice=...> per call language (Twilio's Google/Polly voice names)
+    twilio_voices: dict[str, str] = field(default_factory=lambda: dict(TWILIO_VOICES))
+    # <Say language=...> per call language (must match the voice)
+    twilio_say_languages: dict[str, str] = field(default_factory=lambda: dict(TWILIO_SAY_LANGUAGES))
+    # <Gather language=...>: speech recognition language per call language (BCP-47 tags from
+    # Twilio's <Gather> language list; Hakka has none there: Mandarin recognition)
+    twilio_languages: dict[str, str] = field(default_factory=lambda: dict(TWILIO_LANGUAGES))
+    # queue name (the `queues` values) → an <Enqueue> name, or a +E.164 number / sip: URI to <Dial>;
+    # a queue not listed is <Enqueue>d under its own name
+    twilio_queue_numbers: dict[str, str] = field(default_factory=dict)
+    # 110 / 119 / 120 → the number to <Dial> (+E.164, a short code your trunk routes, or sip:);
+    # not configured = the caller goes to the agent queue with the emergency noted on the call
+    twilio_emergency_numbers: dict[str, str] = field(default_factory=dict)
+    # leader seat (its dial string, e.g. PJSIP/leader1) → +E.164 number or sip: URI to <Dial>;
+    # a seat not listed goes to the agent queue
+    twilio_leader_seats: dict[str, str] = field(default_factory=dict)
     # concurrency and robustness of the FastAGI server
     max_calls: int = 1000
     accept_queue: int = 200
@@ -103,6 +155,74 @@ class Settings:
     # a running engine re-reads entries imported by another process every kb_refresh_s seconds
     kb_threshold: float = 0.65
     kb_refresh_s: float = 30.0
+    # --- agent routing (routing/, issue 6) ---
+    # Asterisk's manager interface (AMI; manager.conf — dialplans/manager_hotline.conf has a
+    # least-privilege user): live queue state (QueueSummary) and call-backs (Originate). Empty
+    # ami_secret = AMI off: no live state, so every caller is routed to the queue, and no call-backs
+    # are placed. Every AMI action (connect, login, a list until EventList: Complete) is bounded by
+    # ami_timeout_s; an unreachable manager is retried with back-off, callers meanwhile go to the queue
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_username: str = "hotline"
+    ami_secret: str = field(default="", repr=False)
+    ami_timeout_s: float = 1.5
+    # live queue state is reused this many seconds (500 calls at once make one AMI query)
+    queue_state_cache_s: float = 2.0
+    # a caller whose estimated wait exceeds this is offered a message or a call-back (0 = never)
+    overflow_wait_s: int = 180
+    # QUEUE_PRIO of callers with a registered priority number (适老化: straight to a person, ahead
+    # of the queue; `hotline routing priority add`)
+    priority_level: int = 10
+    # staffed hours per queue name on the holiday-aware calendar (调休 working days included); a
+    # queue not listed is staffed always. "always" | "never" | "<days> HH:MM-HH:MM [HH:MM-HH:MM ...]"
+    # with <days> daily | workdays | restdays, clauses joined by ";". TOML [hotline.staffed_hours]
+    # or HOTLINE_STAFFED_HOURS="hotline-hak=workdays 08:30-12:00 13:30-17:30;restdays 09:00-12:00"
+    staffed_hours: dict[str, str] = field(default_factory=dict)
+    # call-backs: Originate Local/<number>@<callback_context> (extensions_hotline.conf
+    # [hotline-callback]); the citizen's phone rings callback_ring_s seconds, at most
+    # callback_max_attempts times, callback_retry_s seconds apart; they see callback_caller_id
+    callback_context: str = "hotline-callback"
+    callback_max_attempts: int = 3
+    callback_ring_s: int = 30
+    callback_retry_s: int = 300
+    callback_caller_id: str = "12345"
+    # call-backs are placed only in these local hours (same grammar as staffed_hours) and while the
+    # queue is staffed: nobody is rung at night because an agent happens to be free
+    callback_hours: str = "daily 08:00-21:00"
+    # ask the caller's language with a short prompt (1 普通话, 2 粤语, 3 客家话) when neither the
+    # dialplan argument nor the caller's history gives it
+    language_prompt: bool = False
+    # the language of the caller's last calls (this many) is used when the dialplan gives none
+    # (0 = history not used)
+    language_history_calls: int = 3
+    # scheduler lease (hotline/scheduler.py): held for ttl seconds and renewed every renew seconds;
+    # when the holding process dies another takes the scheduled jobs over within ttl + renew seconds
+    scheduler_lease_ttl_s: float = 30.0
+    scheduler_lease_renew_s: float = 10.0
+    # --- analytics (analytics/: weak signals, knowledge gaps, reports, data sharing) ---
+    # weak signals: every signal_scan_minutes the scan groups the tickets of the last
+    # signal_window_minutes by region and topic (or text similarity ≥ signal_similarity, TF-IDF
+    # cosine of jieba words) and raises an alert when a group's count n reaches
+    # max(signal_min_count, signal_ratio × λ), λ its usual count per window over the previous
+    # signal_baseline_days days, and n that high would happen by chance with probability
+    # P(X ≥ n | Poisson λ) ≤ signal_max_p_value
+    signal_window_minutes: int = 60
+    signal_baseline_days: int = 14
+    signal_min_count: int = 5
+    signal_ratio: float = 3.0
+    signal_max_p_value: float = 0.001
+    signal_similarity: float = 0.35
+    signal_scan_minutes: int = 10
+    # knowledge gaps: questions the knowledge base could not answer in the last gap_days days are
+    # grouped when similar (same measure, ≥ gap_similarity); groups smaller than gap_min_count are
+    # not shown
+    gap_days: int = 30
+    gap_similarity: float = 0.4
+    gap_min_count: int = 2
+    # reports: how many topics the "top topics" figure lists
+    report_top_topics: int = 10
+    # data sharing: roles whose ticket exports keep callers' numbers and names (comma-separated)
+    export_personal_roles: str = "admin"
 
     @property
     def zone(self) -> ZoneInfo:
@@ -153,11 +273,77 @@ class Settings:
                 raise ConfigError(f"{name} must be ≥ 1")
         self._validate_deadline_days()
         self._validate_tickets()
+        self._validate_twilio()
         if not 0.0 <= self.kb_threshold <= 1.0:
             raise ConfigError("kb_threshold must be between 0 and 1")
         if self.kb_refresh_s < 0:
             raise ConfigError("kb_refresh_s must be ≥ 0 seconds (0 = never re-read)")
+        self._validate_analytics()
+        self._validate_routing()
         return self
+
+    def _validate_routing(self) -> None:
+        if not 1 <= self.ami_port <= 65535:
+            raise ConfigError(f"ami_port: {self.ami_port} is not a TCP port")
+        if not self.ami_host.strip():
+            raise ConfigError("ami_host must not be empty")
+        for name in ("ami_username", "ami_secret"):
+            value = getattr(self, name)
+            if any(ch in value for ch in "\r\n"):       # they are sent as AMI header lines
+                raise ConfigError(f"{name} must be one line")
+        if not 0 < self.ami_timeout_s <= 30:
+            raise ConfigError("ami_timeout_s must be > 0 and at most 30 seconds")
+        if not 0 <= self.queue_state_cache_s <= 60:
+            raise ConfigError("queue_state_cache_s must be between 0 and 60 seconds")
+        if self.overflow_wait_s < 0:
+            raise ConfigError("overflow_wait_s must be ≥ 0 seconds (0 = never offer on overflow)")
+        if not 1 <= self.priority_level <= 1000:
+            raise ConfigError("priority_level must be from 1 to 1000 (Asterisk QUEUE_PRIO)")
+        for queue, spec in self.staffed_hours.items():
+            # keyed by queue name (a queue not configured is simply never routed to)
+            if not _CONTEXT.fullmatch(queue):
+                raise ConfigError(f"staffed_hours: {queue[:64]!r} is not a queue name (letters, digits, _ -)")
+            problem = staffed_hours_problem(spec)
+            if problem:
+                raise ConfigError(f"staffed_hours: {queue}: {problem}")
+        if not _CONTEXT.fullmatch(self.callback_context):
+            raise ConfigError("callback_context must be a dialplan context name (letters, digits, _ -)")
+        if not 1 <= self.callback_max_attempts <= 10:
+            raise ConfigError("callback_max_attempts must be from 1 to 10")
+        if not 5 <= self.callback_ring_s <= 120:
+            raise ConfigError("callback_ring_s must be from 5 to 120 seconds")
+        if self.callback_retry_s < 0:
+            raise ConfigError("callback_retry_s must be ≥ 0 seconds")
+        if not re.fullmatch(r"[0-9]{3,20}", self.callback_caller_id):
+            raise ConfigError("callback_caller_id must be 3 to 20 digits")
+        problem = staffed_hours_problem(self.callback_hours)
+        if problem:
+            raise ConfigError(f"callback_hours: {problem}")
+        if not 0 <= self.language_history_calls <= 20:
+            raise ConfigError("language_history_calls must be from 0 to 20")
+        if not 0 < self.scheduler_lease_renew_s < self.scheduler_lease_ttl_s:
+            raise ConfigError("scheduler_lease_renew_s must be > 0 and less than scheduler_lease_ttl_s")
+
+    def _validate_analytics(self) -> None:
+        for name in ("signal_window_minutes", "signal_baseline_days", "signal_min_count",
+                     "signal_scan_minutes", "gap_days", "gap_min_count", "report_top_topics"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be ≥ 1")
+        if self.signal_window_minutes > 7 * 24 * 60:
+            raise ConfigError("signal_window_minutes must be at most a week (10080)")
+        if self.signal_baseline_days * 24 * 60 < 2 * self.signal_window_minutes:
+            raise ConfigError("signal_baseline_days must cover at least two signal windows")
+        if not self.signal_ratio >= 1.0:
+            raise ConfigError("signal_ratio must be ≥ 1 (a cluster is unusual above its usual level)")
+        if not 0.0 < self.signal_max_p_value <= 1.0:
+            raise ConfigError("signal_max_p_value must be in (0, 1] (1 = no significance test)")
+        for name in ("signal_similarity", "gap_similarity"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name} must be in (0, 1]")
+
+    @property
+    def export_personal_role_set(self) -> frozenset[str]:
+        return frozenset(r.strip() for r in self.export_personal_roles.split(",") if r.strip())
 
     def _validate_tickets(self) -> None:
         for name in ("ticket_duplicate_window_days", "ticket_return_visit_days",
@@ -181,6 +367,66 @@ class Settings:
         # kinds not given keep the default; the order is always that of TICKET_KINDS
         merged = {**_default_deadline_days(), **self.deadline_days}
         self.deadline_days = {kind: merged[kind] for kind in TICKET_KINDS}
+
+
+    def _validate_twilio(self) -> None:
+        url = self.twilio_public_url.strip().rstrip("/")
+        if url and not _PUBLIC_URL.fullmatch(url):
+            raise ConfigError("twilio_public_url must be the http(s) base URL Twilio reaches this "
+                              "engine at, without query or fragment (e.g. https://hotline.example.gov.cn)")
+        self.twilio_public_url = url
+        token = self.twilio_auth_token
+        if token and (len(token) < 16 or any(ch.isspace() or not ch.isprintable() for ch in token)):
+            # never echo the token itself
+            raise ConfigError("twilio_auth_token does not look like a Twilio auth token "
+                              "(at least 16 printable characters, no spaces)")
+        if bool(url) != bool(token):
+            raise ConfigError("twilio_public_url and twilio_auth_token go together: set both or neither")
+        for name, default, pattern in (("twilio_languages", TWILIO_LANGUAGES, _LANGUAGE_TAG),
+                                       ("twilio_say_languages", TWILIO_SAY_LANGUAGES, _LANGUAGE_TAG),
+                                       ("twilio_voices", TWILIO_VOICES, _VOICE_NAME)):
+            given = getattr(self, name)
+            unknown = sorted(set(given) - set(LANGUAGES))
+            if unknown:
+                raise ConfigError(f"{name}: unknown language {', '.join(unknown)} (known: {', '.join(LANGUAGES)})")
+            for lang, value in given.items():
+                if not pattern.fullmatch(value):
+                    raise ConfigError(f"{name}: {lang} = {value[:40]!r} is not valid")
+            setattr(self, name, {**default, **given})
+        for queue, target in self.twilio_queue_numbers.items():
+            if not (dial_target(target) or _QUEUE_NAME.fullmatch(target)):
+                raise ConfigError(f"twilio_queue_numbers: {queue[:40]} = {target[:40]!r} is neither a "
+                                  "number, a sip: URI nor a queue name (letters, digits, _ . -)")
+        unknown = sorted(set(self.twilio_emergency_numbers) - set(EMERGENCY_NUMBERS))
+        if unknown:
+            raise ConfigError(f"twilio_emergency_numbers: {', '.join(u[:10] for u in unknown)} is not "
+                              "110, 119 or 120")
+        for name in ("twilio_emergency_numbers", "twilio_leader_seats"):
+            for key, target in getattr(self, name).items():
+                if not dial_target(target):
+                    raise ConfigError(f"{name}: {key[:40]} = {target[:40]!r} is not a number "
+                                      "(+E.164 or digits) or a sip: URI")
+
+# staffed hours (routing/hours.py reads them; checked here so a bad file fails at load)
+_CONTEXT = re.compile(r"[A-Za-z0-9_.-]{1,79}")
+_HHMM = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]"
+_WINDOW = re.compile(rf"({_HHMM})-({_HHMM}|24:00)")
+_HOURS_CLAUSE = re.compile(rf"(?:always|never|(?:daily|workdays|restdays)(?:\s+{_HHMM}-(?:{_HHMM}|24:00))+)")
+
+
+def staffed_hours_problem(spec: str) -> str | None:
+    """What is wrong with a staffed-hours text, or None (grammar in Settings.staffed_hours)."""
+    clauses = [c.strip() for c in str(spec).split(";")]
+    if not any(clauses):
+        return "empty (use always, never or e.g. 'workdays 08:30-17:30')"
+    for clause in clauses:
+        if not _HOURS_CLAUSE.fullmatch(clause):
+            return (f"{clause[:40]!r} is not 'always', 'never' or '<daily|workdays|restdays> "
+                    f"HH:MM-HH:MM [HH:MM-HH:MM ...]'")
+        for start, end in _WINDOW.findall(clause):
+            if end <= start and end != "24:00":
+                return f"{start}-{end}: the end must be after the start (split a night into two windows)"
+    return None
 
 
 def _coerce(name: str, typ, raw):

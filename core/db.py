@@ -90,9 +90,17 @@ class Database:
         self._read_factory = sessionmaker(reader, expire_on_commit=False)
         self._writer: GroupCommitWriter | None = None
         self._writer_lock = threading.Lock()
+        # SQLite has one writer at a time; threads of this process queue here (and wake at once)
+        # rather than in SQLite's busy handler, which sleeps up to 100 ms between tries and lets
+        # a waiting writer starve under load. Other processes still meet the busy timeout.
+        self._sqlite_write = threading.RLock() if self.is_sqlite else None
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
+        """A read-write transaction. Do not call ``write()`` inside one: on SQLite it would wait
+        for this very transaction."""
+        if self._sqlite_write is not None:
+            self._sqlite_write.acquire()
         s = self._factory()
         try:
             yield s
@@ -102,6 +110,8 @@ class Database:
             raise
         finally:
             s.close()
+            if self._sqlite_write is not None:
+                self._sqlite_write.release()
 
     @contextlib.contextmanager
     def read_session(self) -> Iterator[Session]:

@@ -28,16 +28,27 @@ class NullCallLog:
 
 
 def make_recognizer(settings: Settings):
+    """Vosk when a model is configured or installed; the transcript-file recogniser for trying and
+    tests; otherwise None, and the engine runs keypad-only (and says so)."""
     engine = settings.speech_engine
+    if engine == "off":
+        log.warning("speech: off (speech_engine = off); keypad only")
+        return None
     if engine == "transcript":
         from speech.transcript import TranscriptFileRecognizer
         return TranscriptFileRecognizer()
-    if engine in ("auto", "vosk"):
-        if settings.speech_model_path is None or not settings.speech_model_path.exists():
-            if engine == "vosk":
-                log.warning("speech: no Vosk model at %s; keypad only", settings.speech_model_path)
-            return None
-    return None
+    from speech.models import default_models_dir, resolve_model_path
+    path = resolve_model_path(settings)
+    if path is None:
+        log.warning("speech: off, no Vosk model at %s; keypad only (install one with "
+                    "`hotline speech install-model`)", settings.speech_model_path or default_models_dir(settings))
+        return None
+    from speech.vosk_engine import VoskRecognizer
+    recognizer = VoskRecognizer(path, workers=settings.speech_workers or None, timeout_s=settings.speech_timeout_s,
+                                max_pending=settings.speech_max_pending or None)
+    recognizer.preload(background=True)          # loads while the first greeting plays
+    log.info("speech: on, Vosk model %s (%d workers)", path, recognizer.workers)
+    return recognizer
 
 
 @dataclass
@@ -112,9 +123,18 @@ class Engine:
     def healthy(self) -> bool:
         return self.db.ping()
 
+    def drain(self, timeout: float = 60.0) -> None:
+        """Wait until the background work queued so far (transcripts, call records) is written."""
+        if self.tickets is not None:
+            self.tickets.drain(timeout)
+        self.db.sync(timeout)
+
     def close(self) -> None:
         if self.tickets is not None:
             self.tickets.close()
+        recognizer = self.media.recognizer
+        if recognizer is not None and hasattr(recognizer, "close"):
+            recognizer.close()
         self.db.dispose()
 
 
@@ -202,6 +222,11 @@ class TicketHooks:
             return Progress(found=True, own=False)
         return Progress(found=True, own=True, status=PROGRESS_STATUS.get(found.state or "", "in_progress"),
                         due_date=found.due_date)
+
+    def drain(self, timeout: float = 60.0) -> None:
+        """Wait for the transcripts queued so far to be attached."""
+        if self._transcribe is not None:
+            self._transcribe.submit(lambda: None).result(timeout)
 
     def close(self) -> None:
         if self._transcribe is not None:

@@ -107,7 +107,18 @@ class AGIApplication:
             chan.answer()           # no-op when the dialplan already answered
         except (AGIHangup, AGIError):
             pass                    # the driver notices a hang-up on its first command
-        AGIDriver(chan, rt.new_session(name), rt.media, rt.clock, rt.zone).run(started)
+        AGIDriver(chan, rt.new_session(name), rt.media, rt.clock, rt.zone, listen=self._eagi_listener(env)).run(started)
+
+    def _eagi_listener(self, env: dict[str, str]):
+        """EAGI (an AGI script started with EAGI()): audio arrives on fd 3; Vosk streams it."""
+        recognizer = self.runtime.media.recognizer
+        if self.channel != "agi" or recognizer is None or not hasattr(recognizer, "start_stream"):
+            return None
+        from speech.eagi import eagi_audio_available, recognize_eagi
+
+        if not eagi_audio_available(env):
+            return None
+        return lambda language: recognize_eagi(recognizer, language)
 
     def _monitoring(self, chan: AGIChannel, env, params, args, name: str) -> None:
         status = "OK" if self.runtime.healthy() else "DEGRADED"

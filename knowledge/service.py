@@ -86,7 +86,7 @@ class KnowledgeBase:
             return len(self._index)
 
     def _load(self) -> None:
-        with self.db.session() as s:
+        with self.db.read_session() as s:
             stamp = self._read_stamp(s)
             docs = [r.to_doc() for r in interchange.all_records(s)]
         self._index = KnowledgeIndex(docs, self.threshold)
@@ -105,7 +105,7 @@ class KnowledgeBase:
             return
         self._checked = time.monotonic()
         try:
-            with self.db.session() as s:
+            with self.db.read_session() as s:
                 stamp = self._read_stamp(s)
         except Exception:  # noqa: BLE001 - a database hiccup must not break a call; keep the old index
             log.warning("knowledge base: could not check for changes", exc_info=True)

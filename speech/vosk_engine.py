@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -53,6 +54,15 @@ def _vosk():
         vosk.SetLogLevel(-1)                 # Kaldi's C++ logging would go to the AGI's stderr
         _vosk_module = vosk
     return _vosk_module
+
+
+def _free_models() -> None:
+    """Free the models before interpreter teardown (vosk's ``Model.__del__`` fails after it)."""
+    with _cache_lock:
+        _models.clear()
+
+
+atexit.register(_free_models)
 
 
 def _key(path: str | os.PathLike) -> str:

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 
 from asterisk.agi import (AGI, AGIAppError, AGIError, AGIHangup, AGIInvalidCommand,
-                          AGIResultHangup, AGIUnknownError, AGIUsageError)
+                          AGIUnknownError, AGIUsageError)
 
 from ivr.agi.protocol import (DEAD_CAPABLE, AGIProtocolError, Quoted, Response, build_line,
                               check_digits, check_variable_name, parse_200, parse_env_line, quote)
 
 log = logging.getLogger(__name__)
+_ENV_LEFTOVER = re.compile(r"^agi_[a-z0-9_]+:( |$)")
 
 __all__ = ["AGIChannel", "AGIDeadChannel", "AGIConnectionClosed", "AGIError", "AGIHangup",
            "AGIAppError", "AGIInvalidCommand", "AGIUsageError", "read_env"]
@@ -93,9 +95,23 @@ class AGIChannel(AGI):
         return raw.decode("utf-8", "replace").rstrip("\n")
 
     def get_result(self, stdin=None):
-        """Read until the command's final response; returns pyst2's dict shape."""
+        """Read until the command's final response; returns pyst2's dict shape.
+
+        Asterisk does not escape the environment block: a caller ID with a newline in it ends
+        the block early, and the rest of the block then arrives where responses are expected.
+        Such leftovers (``agi_*: …`` lines and the block's blank line) are skipped, within a bound.
+        """
+        leftovers = 0
         while True:
             line = self._readline()
+            if line == "" or _ENV_LEFTOVER.match(line):
+                leftovers += 1
+                if leftovers > 256:
+                    raise AGIProtocolError("too many stray lines from Asterisk")
+                if leftovers == 1:
+                    log.warning("stray environment lines after the AGI environment block (a caller ID "
+                                "with a line break?); skipped")
+                continue
             if line == "HANGUP":           # a notification, not the response (§4.2)
                 self.hung_up = True
                 continue

@@ -20,7 +20,10 @@ log = logging.getLogger(__name__)
 
 class AGIDriver:
     def __init__(self, chan: AGIChannel, session: CallSession, media: Media,
-                 clock: Callable[[], datetime], zone) -> None:
+                 clock: Callable[[], datetime], zone,
+                 listen: Callable[[str], tuple[str, float]] | None = None) -> None:
+        # listen: under EAGI, recognise the caller's audio on fd 3 as it arrives (no RECORD FILE)
+        self.listen = listen
         self.chan = chan
         self.session = session
         self.media = media
@@ -104,6 +107,9 @@ class AGIDriver:
         event = self._play(self.media.prompt(action.prompt, lang), action.barge_in)
         if event is not None:
             return event
+        if self.listen is not None:
+            text, confidence = self.listen(lang)
+            return Speech(text, confidence) if text.strip() else NoInput()
         self._utterances += 1
         path = str(self.media.utterance_path(self.session.state.call_id, self._utterances))
         resp = self.chan.record(path, "wav", "#" + action.barge_in, action.max_ms, action.silence_s, beep=False)

@@ -238,3 +238,10 @@ def test_self_service_result_is_kept_on_the_call_record(make_engine):
     with running.session() as s:
         rec = s.query(CallRecord).one()
     assert rec.kb_result in ("low_confidence", "no_match") and rec.transcript
+
+
+def test_a_line_break_in_the_caller_id_ends_asterisks_environment_early(running):
+    """Asterisk sends caller IDs unescaped: "\\n" gives an early blank line, and the rest of the
+    environment block then arrives where the engine expects responses."""
+    result = place_call(running.port, Listen(), Listen(), callerid="\n", calleridname="x\n\nagi_network_script: survey")
+    assert_queue(result)

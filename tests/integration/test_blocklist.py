@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, func, inspect, select, text
 from blocklist import queries, service, suggest
 from blocklist.check import active_block, check_and_record, record_attempt
 from blocklist.jobs import ending_tomorrow_notice
-from blocklist.models import Block, BlockCall, BlockedNumber, BlockEvent
+from blocklist.models import Block, BlockCall, BlockedNumber
 from blocklist.service import BlocklistError, Policy
 from callers import calls
 from core import db as dbmod
@@ -401,7 +401,7 @@ def test_migration_upgrades_and_downgrades_on_sqlite(tmp_path):
     assert BLOCKLIST_TABLES <= _tables(url)
     dbmod.downgrade(url, "0001")
     assert not BLOCKLIST_TABLES & _tables(url) and "calls" in _tables(url)
-    dbmod.upgrade(url)
+    dbmod.upgrade(url, "0002")
     assert BLOCKLIST_TABLES <= _tables(url)
 
 
@@ -419,7 +419,7 @@ def test_migration_upgrades_and_downgrades_on_postgresql():
         assert BLOCKLIST_TABLES <= _tables(url)
         dbmod.downgrade(url, "0001")
         assert not BLOCKLIST_TABLES & _tables(url) and "calls" in _tables(url)
-        dbmod.upgrade(url)
+        dbmod.upgrade(url, "0002")
         assert BLOCKLIST_TABLES <= _tables(url)
     finally:
         with admin.connect() as c:

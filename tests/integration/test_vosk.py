@@ -275,10 +275,11 @@ def test_eagi_reader_recognises_the_audio_as_it_arrives(recognizer, phrase_wavs,
     r, w = os.pipe()
     try:
         os.write(w, b"\x00\x20" * 4000)                  # said during the prompt: drained, not heard
+        assert drain(r) == 8000
         speech = pcm_of(phrase_wavs["ne_eomma"])
-        writer = _writer(w, speech + silence(3000), delay=0.3)
+        writer = _writer(w, speech + silence(3000))
         partials: list[str] = []
-        out = listen(recognizer.start_stream("ko"), r, silence_ms=1500, max_ms=15_000,
+        out = listen(recognizer.start_stream("ko"), r, silence_ms=1500, max_ms=15_000, drain_first=False,
                      on_partial=partials.append)
         writer.join(timeout=10)
     finally:
@@ -602,3 +603,16 @@ def test_cli_recognize_and_status(recognizer, ko_model, phrase_wavs, heard, caps
     assert main(["speech", "status", "--json", "--load"]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["speech"] == "on" and status["loaded"] and status["language"] == "ko"
+
+
+def test_speech_settings_are_read_and_checked():
+    from core.config import ConfigError, load_settings
+
+    s = load_settings(env={"HOTLINE_SPEECH_WORKERS": "3", "HOTLINE_SPEECH_TIMEOUT_S": "7.5",
+                           "HOTLINE_AUDIOSOCKET_PORT": "9092"})
+    assert (s.speech_workers, s.speech_timeout_s, s.audiosocket_port) == (3, 7.5, 9092)
+    for env, message in (({"HOTLINE_SPEECH_TIMEOUT_S": "0"}, "speech_timeout_s"),
+                         ({"HOTLINE_SPEECH_WORKERS": "-1"}, "speech_workers"),
+                         ({"HOTLINE_AUDIOSOCKET_PORT": "70000"}, "audiosocket_port")):
+        with pytest.raises(ConfigError, match=message):
+            load_settings(env=env)
