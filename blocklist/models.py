@@ -101,6 +101,8 @@ class BlockEvent(Base):
     __table_args__ = (
         Index("ix_block_events_number_id", "number_key", "id"),
         Index("ix_block_events_block_id", "block_id", "id"),
+        # blocked attempts per period in reports (analytics; migration 0010)
+        Index("ix_block_events_action_at", "action", "at"),
     )
 
 

@@ -53,4 +53,5 @@ class CallRecord(Base):
         Index("ix_calls_caller_started", "caller_key", "started_at"),
         Index("ix_calls_channel_ref", "channel", "channel_ref"),
         Index("ix_calls_outcome_started", "outcome", "started_at"),
+        Index("ix_calls_started_at", "started_at"),   # reports by period (analytics; migration 0010)
     )

@@ -223,6 +223,33 @@ class Settings:
     report_top_topics: int = 10
     # data sharing: roles whose ticket exports keep callers' numbers and names (comma-separated)
     export_personal_roles: str = "admin"
+    # --- web console (web/console/, issue 8): pages under /console on the web listener; accounts
+    # are made with `hotline users add` ---
+    # the console's public base URL (https://hotline.example.gov.cn behind a reverse proxy); with
+    # https, session cookies are marked Secure. Empty: twilio_public_url when that is set
+    console_public_url: str = ""
+    # the key that signs session cookies (≥ 32 characters; HOTLINE_CONSOLE_SECRET_KEY). Empty: a
+    # random key is made at first use and kept in the database, so every engine node signs alike
+    console_secret_key: str = field(default="", repr=False)
+    # a session ends after this many idle minutes, and in any case this many hours after log-in
+    console_session_idle_minutes: int = 30
+    console_session_max_hours: int = 12
+    # log-in rate limit, kept in the database so every process agrees: after this many failed
+    # attempts for one account (or from one client address) within console_login_window_minutes,
+    # attempts are refused for console_login_lockout_s seconds, doubling with each further failure
+    # up to console_login_lockout_max_s
+    console_login_max_failures: int = 5
+    console_login_max_failures_per_address: int = 20
+    console_login_window_minutes: int = 15
+    console_login_lockout_s: int = 60
+    console_login_lockout_max_s: int = 3600
+    # shortest password `hotline users add|set-password` accepts
+    console_password_min_length: int = 10
+    # take the client address from X-Forwarded-For (its last entry): only behind a reverse proxy
+    # that sets it, else anyone could pick the address the rate limit counts
+    console_trust_forwarded: bool = False
+    # GET /metrics (Prometheus text format) on the web listener
+    metrics_enabled: bool = True
 
     @property
     def zone(self) -> ZoneInfo:
@@ -280,7 +307,33 @@ class Settings:
             raise ConfigError("kb_refresh_s must be ≥ 0 seconds (0 = never re-read)")
         self._validate_analytics()
         self._validate_routing()
+        self._validate_console()
         return self
+
+    def _validate_console(self) -> None:
+        url = self.console_public_url.strip().rstrip("/")
+        if url and not _PUBLIC_URL.fullmatch(url):
+            raise ConfigError("console_public_url must be an http(s) base URL without query "
+                              "(e.g. https://hotline.example.gov.cn)")
+        self.console_public_url = url
+        key = self.console_secret_key
+        if key and (len(key) < 32 or any(ch.isspace() or not ch.isprintable() for ch in key)):
+            raise ConfigError("console_secret_key must be at least 32 printable characters without spaces "
+                              "(or empty: a key is kept in the database)")
+        for name in ("console_session_idle_minutes", "console_session_max_hours", "console_login_max_failures",
+                     "console_login_max_failures_per_address", "console_login_window_minutes",
+                     "console_login_lockout_s"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be ≥ 1")
+        if self.console_login_lockout_max_s < self.console_login_lockout_s:
+            raise ConfigError("console_login_lockout_max_s must be ≥ console_login_lockout_s")
+        if not 8 <= self.console_password_min_length <= 128:
+            raise ConfigError("console_password_min_length must be from 8 to 128")
+
+    @property
+    def console_url(self) -> str:
+        """The console's public base URL ('' when unknown)."""
+        return self.console_public_url or self.twilio_public_url
 
     def _validate_routing(self) -> None:
         if not 1 <= self.ami_port <= 65535:

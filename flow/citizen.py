@@ -80,7 +80,25 @@ class CitizenFlow:
                     Play(P.RESTRICTED_NOTICE), SayDate(block.last_day), Play(P.RESTRICTED_EMERGENCY)])
         if state.mode == "closed":
             return self._offer_message(state)
-        outputs: list = [Play(P.GREETING, barge_in="0")]
+        if not event.language_given:
+            language, source = self.services.language_for(caller, state.call_id)
+            state.language = language or state.language
+            if source == "ask":
+                state.enter("language")
+                return state, [Play(P.GREETING), CollectDigits(P.LANGUAGE_MENU, 1, self.timing.menu_timeout_ms)]
+        return self._greet(state, now)
+
+    def _on_language(self, state: CallState, event: Event) -> Turn:
+        keys = {"1": "cmn", "2": "yue", "3": "hak"}
+        if isinstance(event, Digits):
+            state.language = keys.get(event.digits[:1], state.language)
+        return self._greet(state, self.clock(), greeted=True)
+
+    def _greet(self, state: CallState, now: datetime, greeted: bool = False) -> Turn:
+        if self.services.is_priority(state.caller):          # registered elderly callers: a person at once
+            state.data["priority_caller"] = True
+            return self._to_queue(state, [] if greeted else [Play(P.GREETING)])
+        outputs: list = [] if greeted else [Play(P.GREETING, barge_in="0")]
         leader = self.services.leader_on_duty(now)
         if leader is not None:
             state.data["leader_seat"] = leader.seat
@@ -115,6 +133,7 @@ class CitizenFlow:
             key = event.digits[:1]
             if key == "9" and state.data.get("leader_seat"):
                 state.enter("leader")
+                state.ticket = self.services.leader_call(state, self.clock())
                 return self._end(state, "handed_off", LEADER, state.data["leader_seat"], [])
             if key == "1":
                 state.enter("progress")
@@ -219,10 +238,41 @@ class CitizenFlow:
         return self._end(state, "message", HANGUP, "", outputs)
 
     # -- endings ---------------------------------------------------------------------------
-    def _to_queue(self, state: CallState) -> Turn:
+    def _to_queue(self, state: CallState, outputs: list | None = None) -> Turn:
+        """The caller asked for (or defaulted to) a person: the queue, or — when no agent can
+        answer now — a choice of a message, a call-back or waiting on."""
+        decision = self.services.route(state, self.clock())
+        state.data["route"] = {"queue": decision.queue, "priority": decision.priority,
+                               "staffed": decision.staffed}
+        if decision.offer is None or state.data.get("offered"):
+            return self._hand_to_queue(state, decision.queue, decision.priority, outputs or [])
+        state.data["offered"] = True
+        state.data["callback"] = decision.callback
+        state.enter("no_agent")
+        prompt = P.NO_AGENT_OFFER if decision.callback else P.NO_AGENT_OFFER_MESSAGE
+        return state, (outputs or []) + [CollectDigits(prompt, 1, self.timing.feedback_timeout_ms)]
+
+    def _on_no_agent(self, state: CallState, event: Event) -> Turn:
+        route = state.data["route"]
+        key = event.digits[:1] if isinstance(event, Digits) else ""
+        if key == "1" or (not key and not route["staffed"]):
+            state.enter("message")
+            t = self.timing
+            return state, [RecordMessage(P.MESSAGE_PROMPT, t.message_max_ms, t.message_silence_s)]
+        if key == "2" and state.data.get("callback"):
+            if self.services.request_callback(state, route["queue"], self.clock()):
+                state.enter("callback")
+                return self._end(state, "callback", HANGUP, "", [Play(P.CALLBACK_BOOKED)])
+            state.enter("message")               # the request could not be stored: a message instead
+            t = self.timing
+            return state, [RecordMessage(P.MESSAGE_PROMPT, t.message_max_ms, t.message_silence_s)]
+        return self._hand_to_queue(state, route["queue"], route["priority"], [])
+
+    def _hand_to_queue(self, state: CallState, queue: str, priority: int, outputs: list) -> Turn:
         state.enter("queue")
-        queue = self.services.queue_for(state, self.clock())
-        return self._end(state, "handed_off", QUEUE, queue, [Play(P.TRANSFER_AGENT)])
+        if priority:
+            state.data["priority"] = priority
+        return self._end(state, "handed_off", QUEUE, queue, outputs + [Play(P.TRANSFER_AGENT)])
 
     def _end(self, state: CallState, outcome: str, action: str, target: str, outputs: list) -> Turn:
         state, _ = self._finish(state, outcome, action, target)

@@ -16,6 +16,7 @@ class CallStarted:
     mode: str = "normal"         # normal | closed (the dialplan says no agent can answer)
     route: str = "hotline"       # hotline | survey
     subject: str = ""            # survey: the call id or ticket number being rated
+    language_given: bool = True  # False: the dialplan named no language (history or a prompt decides)
 
 
 @dataclass(frozen=True)

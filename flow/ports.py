@@ -43,6 +43,16 @@ class MessageReceipt:
 
 
 @dataclass(frozen=True)
+class RouteDecision:
+    """Where a caller who asked for a person goes now."""
+    queue: str
+    priority: int = 0                # QUEUE_PRIO for the dialplan (elderly callers, 适老化)
+    offer: str | None = None         # None: the queue | "message_or_callback": no agent can answer now
+    staffed: bool = True             # the queue is staffed now (silence then still means the queue)
+    callback: bool = False           # a call-back can be offered to this caller
+
+
+@dataclass(frozen=True)
 class Progress:
     """What a caller may hear about a ticket they typed in."""
     found: bool
@@ -63,6 +73,16 @@ class FlowServices(Protocol):
     def answer(self, text: str, language: str) -> Answer | None: ...
 
     def queue_for(self, state: CallState, now: datetime) -> str: ...
+
+    def route(self, state: CallState, now: datetime) -> RouteDecision: ...
+
+    def language_for(self, caller: CallerInfo, call_id: str) -> tuple[str, str]: ...
+
+    def is_priority(self, caller: CallerInfo) -> bool: ...
+
+    def request_callback(self, state: CallState, queue: str, now: datetime) -> bool: ...
+
+    def leader_call(self, state: CallState, now: datetime) -> str | None: ...
 
     def take_message(self, state: CallState, path: str, duration_ms: int, now: datetime) -> MessageReceipt: ...
 

@@ -19,6 +19,11 @@ MESSAGE_SAVED = "message_saved"
 MESSAGE_TICKET = "message_ticket"
 MESSAGE_DEADLINE = "message_deadline"
 MESSAGE_EMPTY = "message_empty"
+LANGUAGE_MENU = "language_menu"
+NO_AGENT_OFFER = "no_agent_offer"          # 1 message, 2 call-back, 0 keep waiting
+NO_AGENT_OFFER_MESSAGE = "no_agent_offer_message"   # 1 message, 0 keep waiting (no call-back)
+CALLBACK_BOOKED = "callback_booked"
+LEADER_BUSY = "leader_busy"                # the dialplan plays it when the leader seat is busy
 PROGRESS_ENTER = "progress_enter"
 PROGRESS_NOT_FOUND = "progress_not_found"
 PROGRESS_PRIVATE = "progress_private"
@@ -34,6 +39,7 @@ ALL = (
     GREETING, MAIN_MENU_SPEECH, MAIN_MENU_KEYPAD, LEADER_ON_DUTY, LEADER_PRESS_9, TRANSFER_AGENT,
     TRANSFER_ERROR, GOODBYE, RESTRICTED_NOTICE, RESTRICTED_EMERGENCY, *EMERGENCY.values(),
     KB_SOLVED, MESSAGE_INTRO, MESSAGE_PROMPT, MESSAGE_SAVED, MESSAGE_TICKET, MESSAGE_DEADLINE, MESSAGE_EMPTY,
+    LANGUAGE_MENU, NO_AGENT_OFFER, NO_AGENT_OFFER_MESSAGE, CALLBACK_BOOKED, LEADER_BUSY,
     PROGRESS_ENTER, PROGRESS_NOT_FOUND, PROGRESS_PRIVATE, *PROGRESS_STATUS.values(), PROGRESS_DEADLINE,
     PROGRESS_AFTER, SURVEY, SURVEY_THANKS, SURVEY_UNAVAILABLE,
 )

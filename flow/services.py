@@ -13,7 +13,7 @@ from datetime import datetime
 from callers import calls
 from core.db import Database
 from flow.events import CallStarted
-from flow.ports import Answer, LeaderOnDuty, MessageReceipt, Progress, Restriction
+from flow.ports import Answer, LeaderOnDuty, MessageReceipt, Progress, Restriction, RouteDecision
 from flow.state import CallerInfo, CallState
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,8 @@ class EngineServices:
                  messages: Callable[[CallState, str, int, datetime], MessageReceipt] | None = None,
                  self_service: Callable[[CallState, dict, datetime], str | None] | None = None,
                  progress: Callable[[str, CallerInfo, datetime], Progress] | None = None,
+                 router=None,
+                 leader_calls: Callable[[CallState, datetime], str | None] | None = None,
                  ratings: Callable[[str, str, int, datetime], bool] | None = None) -> None:
         self.db = db
         self.queue_for_language = queue_for_language
@@ -89,6 +91,8 @@ class EngineServices:
         self._messages = messages
         self._self_service = self_service
         self._progress = progress
+        self._router = router            # routing.router.Router (queue state, hours, priority, call-backs)
+        self._leader_calls = leader_calls
         self._ratings = ratings
 
     def restriction(self, caller: CallerInfo, call_id: str, now: datetime) -> Restriction | None:
@@ -107,6 +111,31 @@ class EngineServices:
 
     def queue_for(self, state: CallState, now: datetime) -> str:
         return self.queue_for_language(state.language)
+
+    def route(self, state: CallState, now: datetime) -> RouteDecision:
+        # without routing: the language's queue, always (the dialplan still falls back to a message)
+        if self._router is None:
+            return RouteDecision(queue=self.queue_for_language(state.language))
+        route = self._router.route(state.caller.key, state.language, now,
+                                   is_priority=bool(state.data.get("priority_caller")) or None)
+        return RouteDecision(queue=route.queue, priority=route.priority, offer=route.offer, staffed=route.staffed,
+                             callback=bool(route.offer) and self._router.can_call_back(state.caller.key))
+
+    def language_for(self, caller: CallerInfo, call_id: str) -> tuple[str | None, str]:
+        if self._router is None:
+            return None, "default"
+        return self._router.language_for(caller.key, None, call_id=call_id)
+
+    def is_priority(self, caller: CallerInfo) -> bool:
+        return bool(self._router is not None and caller.key and self._router.is_priority(caller.key))
+
+    def request_callback(self, state: CallState, queue: str, now: datetime) -> bool:
+        if self._router is None:
+            return False
+        return self._router.request_callback(state.caller.key, queue, state.language, state.call_id, now) is not None
+
+    def leader_call(self, state: CallState, now: datetime) -> str | None:
+        return self._leader_calls(state, now) if self._leader_calls else None
 
     def take_message(self, state: CallState, path: str, duration_ms: int, now: datetime) -> MessageReceipt:
         if self._messages:

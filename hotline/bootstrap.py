@@ -62,6 +62,7 @@ class Engine:
     clock_fn: object = field(default=utcnow)
     kb: object = None
     tickets: object = None
+    router: object = None
 
     @property
     def zone(self):
@@ -107,18 +108,41 @@ class Engine:
             if closed:
                 log.warning("closed %d call record(s) left open", closed)
 
+        def leader_sessions() -> None:
+            from leader_desk.jobs import open_and_close
+
+            with self.db.session() as s:
+                result = open_and_close(s, self.clock())
+            if result["opened"] or result["closed"]:
+                log.info("leader sessions: %s", result)
+
+        from analytics.reports import report_job
+        from analytics.signals import scan_job
+
         def ticket_deadlines() -> None:
             marked = self.tickets.desk.mark_deadlines(self.clock())
             log.info("ticket deadlines: %s", marked)
 
         return [Job("blocklist_ending_tomorrow", blocks_ending_tomorrow, "cron", hour=8, minute=0),
                 Job("ticket_deadlines", ticket_deadlines, "interval", minutes=10),
+                Job("leader_sessions", leader_sessions, "interval", minutes=1),
+                Job("routing_callbacks", self.router.place_callbacks, "interval", seconds=30),
+                Job("weak_signals", scan_job(self.db, self.settings, self.clock), "interval",
+                    minutes=self.settings.signal_scan_minutes),
+                Job("daily_reports", report_job(self.db, self.settings, self.clock), "cron", hour=1, minute=0),
                 Job("close_stale_calls", close_stale_calls, "interval", minutes=30)]
 
     def record_outcome(self, call_id: str, kind: str, status: str) -> bool:
         from callers.calls import record_agent_status
+        from leader_desk.service import record_leader_outcome
 
-        return self.db.write(lambda s: record_agent_status(s, call_id[:32], kind, status))
+        def work(s) -> bool:
+            done = record_agent_status(s, call_id[:32], kind, status)
+            if kind == "leader":
+                record_leader_outcome(s, call_id[:32], status)
+            return done
+
+        return self.db.write(work)
 
     def healthy(self) -> bool:
         return self.db.ping()
@@ -132,6 +156,8 @@ class Engine:
     def close(self) -> None:
         if self.tickets is not None:
             self.tickets.close()
+        if self.router is not None:
+            self.router.close()
         recognizer = self.media.recognizer
         if recognizer is not None and hasattr(recognizer, "close"):
             recognizer.close()
@@ -153,6 +179,51 @@ def restriction_hook(db: Database):
         return Restriction(last_day=block.last_day, until=block.until, ground=block.ground)
 
     return restriction
+
+
+def leader_hook(db: Database):
+    """The leader session live now (from its times, one indexed query), as the flow's LeaderOnDuty."""
+    from flow.ports import LeaderOnDuty
+    from leader_desk.service import live_session
+
+    def leaders(now: datetime):
+        try:
+            with db.read_session() as s:
+                live = live_session(s, now)
+        except Exception:  # noqa: BLE001 - without the desk nobody is announced; the call goes on
+            log.exception("leader desk unavailable; no leader announced")
+            return None
+        if live is None:
+            return None
+        return LeaderOnDuty(announcement=live.announcement, seat=live.dial_string, session_id=str(live.session_id))
+
+    return leaders
+
+
+def leader_call_hook(db: Database, desk, settings: Settings):
+    """A call put through to a leader seat: marked on the leader desk, and a ticket tagged
+    leader-received opened for it (its number travels with the call as HOTLINE_TICKET)."""
+    from leader_desk.models import LEADER_TICKET_TAG
+    from leader_desk.service import record_leader_call
+    from tickets.service import create_ticket
+
+    def leader_call(state, now: datetime) -> str | None:
+        def work(s):
+            record_leader_call(s, call_id=state.call_id, session_id=int(state.data["leader_session"]),
+                               seat=state.data["leader_seat"], at=now)
+            content = "\n".join(state.transcript) or "领导接听专席来电"
+            return create_ticket(s, kind="help", content=content, transcript="\n".join(state.transcript),
+                                 received_at=now, zone=settings.zone, calendar=desk.calendar_factory(s),
+                                 caller_key=state.caller.key, call_id=state.call_id, source="leader",
+                                 actor="leader-desk", language=state.language, tags=(LEADER_TICKET_TAG,),
+                                 days=settings.deadline_days, dedup=False).ticket.number
+        try:
+            return db.write(work)
+        except Exception:  # noqa: BLE001 - the caller still reaches the seat
+            log.exception("leader call not recorded")
+            return None
+
+    return leader_call
 
 
 def knowledge_hook(kb):
@@ -256,16 +327,20 @@ def build_engine(settings: Settings, *, db: Database | None = None, clock=utcnow
     from tickets.jobs import install_schedule_hook
 
     install_schedule_hook()          # loading a year's official calendar recomputes provisional deadlines
+    from routing.router import Router
+
     tickets = TicketHooks(TicketDesk.from_settings(db, settings), recognizer)
+    router = Router.from_settings(db, settings, clock=clock)
     services = EngineServices(db, settings.queue_for, speech_available=recognizer is not None,
                               restrictions=restriction_hook(db), emergency=detect_emergency,
                               knowledge=knowledge_hook(kb), messages=tickets.take_message,
                               self_service=tickets.self_served, ratings=tickets.rate,
-                              progress=tickets.progress)
+                              progress=tickets.progress, router=router, leaders=leader_hook(db),
+                              leader_calls=leader_call_hook(db, tickets.desk, settings))
     timing = FlowTiming(
         menu_timeout_ms=settings.main_prompt_timeout_ms, utterance_max_ms=settings.utterance_max_ms,
         utterance_silence_s=settings.utterance_silence_s, message_max_ms=settings.message_max_ms,
         message_silence_s=settings.message_silence_s,
     )
     return Engine(settings=settings, db=db, media=media, services=services, calls=DbCallLog(db),
-                  timing=timing, clock_fn=clock, kb=kb, tickets=tickets)
+                  timing=timing, clock_fn=clock, kb=kb, tickets=tickets, router=router)

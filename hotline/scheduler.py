@@ -13,10 +13,12 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from core import lease
 
@@ -62,8 +64,15 @@ class Scheduler:
     def start(self) -> None:
         global _active
         _active = self
+        store = SQLAlchemyJobStore(engine=self.engine.db.engine, tablename=JOB_TABLE)
+        for attempt in range(5):      # another engine process may be creating the table right now
+            try:
+                store.jobs_t.create(self.engine.db.engine, checkfirst=True)
+                break
+            except (IntegrityError, ProgrammingError, OperationalError):
+                time.sleep(0.2 * (attempt + 1))
         self._aps = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=self.engine.db.engine, tablename=JOB_TABLE)},
+            jobstores={"default": store},
             timezone=self.engine.zone,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
         )

@@ -52,14 +52,15 @@ def _options(env: dict[str, str]) -> tuple[str, dict[str, str], list[str]]:
 
 def started_event(env: dict[str, str], route: str, params: dict[str, str], args: list[str],
                   channel: str, default_language: str) -> CallStarted:
-    language = (language_code(params.get("lang")) or language_code(args[0] if args else None)
-                or language_code(env.get("agi_language")) or default_language)
+    given = language_code(params.get("lang")) or language_code(args[0] if args else None)
+    language = given or language_code(env.get("agi_language")) or default_language
     subject = params.get("call") or params.get("ticket") or (args[0] if route == V.ROUTE_SURVEY and args else "")
     mode = "closed" if params.get("mode") == "closed" else "normal"
     return CallStarted(
         call_id=new_call_id(), channel=channel, channel_ref=env.get("agi_uniqueid", ""),
         caller_number=env.get("agi_callerid"), caller_name=env.get("agi_calleridname"),
         language=language, dnid=env.get("agi_dnid", ""), mode=mode, route=route, subject=subject,
+        language_given=given is not None,
     )
 
 

@@ -5,10 +5,11 @@ ACTION = "HOTLINE_ACTION"        # queue | leader | emergency | hangup
 TARGET = "HOTLINE_TARGET"        # queue name, leader seat dial string, 110/119/120
 TICKET = "HOTLINE_TICKET"        # ticket number, when one was made
 LANG = "HOTLINE_LANG"            # cmn | yue | hak
+PRIORITY = "HOTLINE_PRIORITY"    # queue priority (QUEUE_PRIO) for callers who need it, e.g. elderly
 STATUS = "HOTLINE_STATUS"        # monitoring route: OK | DEGRADED
 SURVEY_RESULT = "HOTLINE_SURVEY" # survey route: rated | unrated | error | abandoned
 
-SET_BY_ENGINE = (CALL_ID, ACTION, TARGET, TICKET, LANG, STATUS, SURVEY_RESULT)
+SET_BY_ENGINE = (CALL_ID, ACTION, TARGET, TICKET, LANG, PRIORITY, STATUS, SURVEY_RESULT)
 
 # FastAGI routes: the script part of agi://host:4573/NAME
 ROUTE_HOTLINE = "hotline"

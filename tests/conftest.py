@@ -97,6 +97,10 @@ def _import_models() -> None:
     import workcal.models  # noqa: F401
     import tickets.models  # noqa: F401
     import knowledge.models  # noqa: F401
+    import ivr.twilio.models  # noqa: F401
+    import leader_desk.models  # noqa: F401
+    import routing.models  # noqa: F401
+    import analytics.models  # noqa: F401
 
 
 @pytest.fixture

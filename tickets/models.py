@@ -70,6 +70,9 @@ class Ticket(Base):
         Index("ix_tickets_unit_state", "unit_id", "state"),
         Index("ix_tickets_call_id", "call_id"),
         Index("ix_tickets_closed_at", "closed_at"),
+        # reports by period (analytics; created by migration 0010)
+        Index("ix_tickets_received_at", "received_at"),
+        Index("ix_tickets_rated_at", "rated_at"),
     )
 
     @property

@@ -24,7 +24,7 @@ def print_json(data) -> None:
 
 
 # Sub-command groups, in --help order; each module has register(subparsers).
-GROUPS = ("serve", "db", "blocklist", "tickets", "calendar", "kb", "speech", "leader", "users",
+GROUPS = ("serve", "db", "blocklist", "tickets", "calendar", "kb", "speech", "leader", "routing", "users",
           "report", "prompts", "call")
 
 

@@ -147,6 +147,8 @@ class AGIDriver:
         else:
             values = [(V.CALL_ID, state.call_id), (V.ACTION, state.action or HANGUP),
                       (V.TARGET, state.target or ""), (V.LANG, state.language)]
+        if state.data.get("priority") and state.route != V.ROUTE_SURVEY:
+            values.append((V.PRIORITY, str(int(state.data["priority"]))))
         if state.ticket and state.route != V.ROUTE_SURVEY:
             values.append((V.TICKET, state.ticket))
         try:

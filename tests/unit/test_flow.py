@@ -10,7 +10,7 @@ from flow.actions import (CollectDigits, CollectSpeech, HandOff, Hangup, Play, P
                           SayDate, SayDigits)
 from flow.citizen import CitizenFlow, FlowTiming
 from flow.events import CallStarted, Digits, HungUp, NoInput, Recorded, Speech
-from flow.ports import Answer, LeaderOnDuty, MessageReceipt, Progress, Restriction
+from flow.ports import Answer, LeaderOnDuty, MessageReceipt, Progress, Restriction, RouteDecision
 from flow.state import CallerInfo, CallState
 from flow.survey import SurveyFlow
 
@@ -29,6 +29,10 @@ class FakeServices:
         self._emergency, self._receipt = emergency, receipt
         self.calls: list[tuple] = []
         self.progress: dict[str, Progress] = {}
+        self.decision: RouteDecision | None = None
+        self.language = (None, "default")
+        self.priority = False
+        self.callback_ok = True
 
     def restriction(self, caller, call_id, now):
         self.calls.append(("restriction", caller.key))
@@ -45,7 +49,26 @@ class FakeServices:
         return self._answer
 
     def queue_for(self, state, now):
-        return {"cmn": "hotline-cmn", "yue": "hotline-yue"}[state.language]
+        return {"cmn": "hotline-cmn", "yue": "hotline-yue", "hak": "hotline-hak"}[state.language]
+
+    def route(self, state, now):
+        if self.decision is not None:
+            return self.decision
+        return RouteDecision(queue=self.queue_for(state, now), priority=9 if self.priority else 0)
+
+    def language_for(self, caller, call_id):
+        return self.language
+
+    def is_priority(self, caller):
+        return self.priority
+
+    def request_callback(self, state, queue, now):
+        self.calls.append(("callback", state.caller.key, queue))
+        return self.callback_ok
+
+    def leader_call(self, state, now):
+        self.calls.append(("leader_call", state.data["leader_seat"]))
+        return "20261125000019"
 
     def take_message(self, state, path, duration_ms, now):
         self.calls.append(("message", path, duration_ms))
@@ -64,10 +87,10 @@ class FakeServices:
         return subject == "known"
 
 
-def start(services, caller=CALLER, mode="normal", language="cmn"):
+def start(services, caller=CALLER, mode="normal", language="cmn", language_given=True):
     flow = CitizenFlow(services, lambda: NOW, FlowTiming())
     event = CallStarted(call_id="c1", channel="fastagi", channel_ref="1.1", caller_number="13800138000",
-                        caller_name="x", language=language, mode=mode)
+                        caller_name="x", language=language, mode=mode, language_given=language_given)
     state, actions = flow.start(event, caller)
     return flow, state, actions
 
@@ -145,6 +168,7 @@ def test_leader_on_duty_is_announced_and_9_reaches_the_seat():
     assert PlayText("今天由交通局张局长接听", barge_in="09") in actions
     state, actions = flow.handle(state, Digits("9"))
     assert actions == [HandOff("leader", "PJSIP/leader1")] and state.action == "leader"
+    assert state.ticket == "20261125000019" and ("leader_call", "PJSIP/leader1") in flow.services.calls
 
 
 def test_9_without_a_leader_session_is_just_a_person():
@@ -294,3 +318,52 @@ def test_long_answers_are_played_in_pieces_the_caller_can_cut_with_0():
     assert [a for a in actions if isinstance(a, PlayText)] == [PlayText(p, barge_in="0") for p in pieces]
     state, actions = flow.handle(state, Digits("0"))             # cut in during a piece: a person
     assert actions[-1] == HandOff("queue", "hotline-cmn")
+
+
+def test_a_registered_elderly_caller_goes_straight_to_a_person_with_priority():
+    services = FakeServices()
+    services.priority = True
+    _, state, actions = start(services)
+    assert actions == [Play(P.GREETING), Play(P.TRANSFER_AGENT), HandOff("queue", "hotline-cmn")]
+    assert state.data["priority"] == 9
+
+
+def test_no_agent_can_answer_offers_message_or_call_back():
+    services = FakeServices()
+    services.decision = RouteDecision(queue="hotline-cmn", offer="message_or_callback", staffed=False, callback=True)
+    flow, state, _ = start(services)
+    state, actions = flow.handle(state, Digits("0"))
+    assert actions == [CollectDigits(P.NO_AGENT_OFFER, 1, 5000)]
+    booked, actions = flow.handle(CallState.from_json(state.to_json()), Digits("2"))
+    assert ("callback", "13800138000", "hotline-cmn") in services.calls
+    assert booked.outcome == "callback" and actions == [Play(P.CALLBACK_BOOKED), Hangup()]
+    msg, actions = flow.handle(CallState.from_json(state.to_json()), Digits("1"))
+    assert actions == [RecordMessage(P.MESSAGE_PROMPT, 120_000, 4)]
+    silent, actions = flow.handle(CallState.from_json(state.to_json()), NoInput())
+    assert isinstance(actions[-1], RecordMessage)           # nobody staffed: silence leaves a message
+    waiting, actions = flow.handle(CallState.from_json(state.to_json()), Digits("0"))
+    assert actions[-1] == HandOff("queue", "hotline-cmn")   # 0: wait on in the queue
+
+
+def test_no_call_back_offered_to_a_number_that_cannot_be_called():
+    services = FakeServices()
+    services.decision = RouteDecision(queue="hotline-cmn", offer="message_or_callback", staffed=True, callback=False)
+    flow, state, _ = start(services)
+    state, actions = flow.handle(state, NoInput())
+    assert actions == [CollectDigits(P.NO_AGENT_OFFER_MESSAGE, 1, 5000)]
+    state, actions = flow.handle(state, Digits("2"))
+    assert actions[-1] == HandOff("queue", "hotline-cmn") and ("callback", "13800138000", "hotline-cmn") not in services.calls
+
+
+def test_language_from_the_callers_history_or_a_short_prompt():
+    services = FakeServices()
+    services.language = ("yue", "history")
+    flow, state, actions = start(services, language_given=False)
+    assert state.language == "yue" and actions[0] == Play(P.GREETING, barge_in="0")
+    _, actions = flow.handle(state, NoInput())
+    assert actions[-1] == HandOff("queue", "hotline-yue")
+    services.language = ("cmn", "ask")
+    flow, state, actions = start(services, language_given=False)
+    assert actions == [Play(P.GREETING), CollectDigits(P.LANGUAGE_MENU, 1, 4000)]
+    state, actions = flow.handle(state, Digits("3"))
+    assert state.language == "hak" and actions[-1] == CollectDigits(P.MAIN_MENU_KEYPAD, 1, 4000)
