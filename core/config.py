@@ -103,6 +103,9 @@ class Settings:
     accept_queue: int = 200
     socket_timeout: float = 180.0
     shutdown_grace: float = 30.0
+    # a call stays in the engine's hands for minutes at most (prompts, a 2-minute message): a call
+    # record still open after this long was left by an engine that died, and is closed as such
+    stale_call_minutes: int = 30
     agi_buf_len: int = 2048
     # prompts: the directory Asterisk reads them from (same host by default)
     prompt_dir: Path = PROJECT_ROOT / "recordings" / "prompts"

@@ -12,11 +12,13 @@ from pathlib import Path
 from datetime import timezone
 
 from sqlalchemy import DateTime, MetaData, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from core.config import PROJECT_ROOT
+from core.logs import Incident
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +70,11 @@ def make_engine(url: str, **kw) -> Engine:
         return engine
     if "poolclass" in kw:
         return create_engine(url, **kw)
+    connect_args = kw.pop("connect_args", {})
+    if url.startswith("postgresql"):
+        connect_args.setdefault("connect_timeout", 5)     # a database that is away is noticed in seconds
     return create_engine(url, pool_size=kw.pop("pool_size", 10), max_overflow=kw.pop("max_overflow", 20),
-                         pool_pre_ping=True, pool_timeout=30, **kw)
+                         pool_pre_ping=True, pool_timeout=10, connect_args=connect_args, **kw)
 
 
 class Database:
@@ -79,6 +84,9 @@ class Database:
     ``db.read_session()`` is for reads on hot paths (on SQLite it does not take the write lock);
     ``db.write(fn)`` runs ``fn(session)`` in a committed transaction — on SQLite one writer
     thread batches concurrent writes into one transaction (one fsync for many calls).
+    ``db.write(fn, wait=False)`` queues the write (call records): it never holds up a call, and
+    while the database is away it is kept and retried, so writes resume when it returns.
+    ``db.incident`` logs an outage once, not once per call.
     """
 
     def __init__(self, url: str, **engine_kw) -> None:
@@ -90,6 +98,7 @@ class Database:
         self._read_factory = sessionmaker(reader, expire_on_commit=False)
         self._writer: GroupCommitWriter | None = None
         self._writer_lock = threading.Lock()
+        self.incident = Incident("database", probe=self._probe)
         # SQLite has one writer at a time; threads of this process queue here (and wake at once)
         # rather than in SQLite's busy handler, which sleeps up to 100 ms between tries and lets
         # a waiting writer starve under load. Other processes still meet the busy timeout.
@@ -124,21 +133,19 @@ class Database:
 
     def write(self, fn: Callable[[Session], object], *, wait: bool = True, timeout: float = 30.0):
         """``fn(session)`` committed; returns its result (wait) or a Future (no wait)."""
-        if not self.is_sqlite:
-            if not wait:
-                fut: Future = Future()
-                try:
-                    with self.session() as s:
-                        fut.set_result(fn(s))
-                except Exception as exc:  # noqa: BLE001 - handed to the future
-                    fut.set_exception(exc)
-                return fut
-            with self.session() as s:
-                return fn(s)
+        if wait and not self.is_sqlite:      # PostgreSQL: concurrent writers, in the calling thread
+            try:
+                with self.session() as s:
+                    result = fn(s)
+            except DBAPIError as exc:
+                if exc.connection_invalidated or _is_connection_error(exc):
+                    self.incident.failed(exc)
+                raise
+            return result
         with self._writer_lock:
             if self._writer is None:
                 self._writer = GroupCommitWriter(self)
-        fut = self._writer.submit(fn)
+        fut = self._writer.submit(fn, retry=not wait)
         return fut.result(timeout) if wait else fut
 
     def ping(self) -> bool:
@@ -149,6 +156,22 @@ class Database:
         except Exception as exc:  # noqa: BLE001 - health probe reports, never raises
             log.warning("database ping failed: %s", exc.__class__.__name__)
             return False
+
+    def _probe(self) -> None:
+        """Raises while the database is away (or, on SQLite, locked against writers)."""
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")   # after connect(): our begin hook has not run
+                conn.exec_driver_sql("ROLLBACK")
+            else:
+                conn.execute(text("SELECT 1"))
+
+    def outage(self, exc: BaseException) -> bool:
+        """True (and logged once per incident) when ``exc`` means the database is away or locked."""
+        if isinstance(exc, DBAPIError) and (exc.connection_invalidated or _is_connection_error(exc)):
+            self.incident.failed(exc)
+            return True
+        return False
 
     def sync(self, timeout: float = 30.0) -> None:
         """Wait until every write queued so far (``write(..., wait=False)``) is committed."""
@@ -162,20 +185,40 @@ class Database:
         self.engine.dispose()
 
 
+def _is_connection_error(exc: DBAPIError) -> bool:
+    """The database is away or locked (rather than this write being wrong)."""
+    from sqlalchemy.exc import OperationalError
+
+    if not isinstance(exc, OperationalError):
+        return False
+    text_ = str(exc.orig).lower()
+    return any(word in text_ for word in ("locked", "unable to open", "connection", "server closed",
+                                          "terminating", "could not connect", "timeout", "timed out",
+                                          "refused", "no route", "disk i/o"))
+
+
+_RETRY = object()
+
+
 class GroupCommitWriter:
     """One thread that commits queued writes in batches; each write runs in its own SAVEPOINT,
     so one failing write is rolled back alone and reported to its caller."""
 
+    MAX_KEPT = 20_000            # writes kept during an outage; beyond that the oldest are dropped
+
     def __init__(self, db: Database, max_batch: int = 256) -> None:
         self.db = db
         self.max_batch = max_batch
+        self._kept: list = []        # retryable writes that failed because the database was away
+        self._backoff = 0.5
         self._queue: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="db-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, fn: Callable[[Session], object]) -> Future:
+    def submit(self, fn: Callable[[Session], object], retry: bool = False) -> Future:
+        """``retry``: a write nobody waits for is kept while the database is away (bounded)."""
         fut: Future = Future()
-        self._queue.put((fn, fut))
+        self._queue.put((fn, fut, retry))
         return fut
 
     def close(self, timeout: float = 30.0) -> None:
@@ -184,10 +227,18 @@ class GroupCommitWriter:
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
+            if self._kept:           # the database was away: try again after a pause
+                try:
+                    item = self._queue.get(timeout=self._backoff)
+                except queue.Empty:
+                    item = _RETRY
+            else:
+                item = self._queue.get()
             if item is None:
+                if self._kept:
+                    self._commit(self._take_kept())
                 return
-            batch, stop = [item], False
+            batch, stop = self._take_kept() + ([] if item is _RETRY else [item]), False
             while len(batch) < self.max_batch:
                 try:
                     nxt = self._queue.get_nowait()
@@ -201,23 +252,47 @@ class GroupCommitWriter:
             if stop:
                 return
 
+    def _take_kept(self) -> list:
+        kept, self._kept = self._kept, []
+        return kept
+
     def _commit(self, batch: list) -> None:
+        if not batch:
+            return
         outcomes = []
         try:
             with self.db.session() as s:
+                s.connection()                # BEGIN (IMMEDIATE on SQLite): the database takes writes
                 if len(batch) == 1:           # nothing to isolate it from: no savepoint
-                    fn, fut = batch[0]
+                    fn, fut, _retry = batch[0]
                     outcomes.append((fut, True, fn(s)))
-                for fn, fut in batch if len(batch) > 1 else ():
+                for fn, fut, _retry in batch if len(batch) > 1 else ():
                     try:
                         with s.begin_nested():
                             outcomes.append((fut, True, fn(s)))
+                    except DBAPIError as exc:
+                        if exc.connection_invalidated or _is_connection_error(exc):
+                            raise             # the whole batch waits for the database
+                        outcomes.append((fut, False, exc))
                     except Exception as exc:  # noqa: BLE001 - reported to that write's caller
                         outcomes.append((fut, False, exc))
-        except Exception as exc:  # noqa: BLE001 - the commit itself failed: every write failed
-            for _fn, fut in batch:
-                fut.set_exception(exc)
+        except Exception as exc:  # noqa: BLE001 - the commit itself failed
+            away = isinstance(exc, DBAPIError) and (exc.connection_invalidated or _is_connection_error(exc))
+            if away:
+                self.db.incident.failed(exc)
+            for fn, fut, retry in batch:
+                if retry and away:
+                    self._kept.append((fn, fut, retry))
+                else:
+                    fut.set_exception(exc)
+            if len(self._kept) > self.MAX_KEPT:
+                dropped = len(self._kept) - self.MAX_KEPT
+                for _fn, fut, _r in self._kept[:dropped]:
+                    fut.set_exception(exc)
+                self._kept = self._kept[dropped:]
+            self._backoff = min(30.0, self._backoff * 2) if away else 0.5
             return
+        self._backoff = 0.5
         for fut, ok, value in outcomes:
             fut.set_result(value) if ok else fut.set_exception(value)
 

@@ -46,3 +46,61 @@ def setup_logging(level: str = "INFO") -> None:
         handler.addFilter(MaskingFilter())
         root.addHandler(handler)
     root.setLevel(level.upper())
+
+
+class Incident:
+    """Logs a failing dependency once per incident: the first failure, then the recovery
+    (with how many failures were not logged in between) — not one line per call.
+
+    With ``probe`` (a callable that raises while the dependency is away), the recovery is found
+    by probing every ``probe_every`` seconds in a background thread, and only then reported."""
+
+    def __init__(self, what: str, logger: logging.Logger | None = None, probe=None,
+                 probe_every: float = 2.0) -> None:
+        import threading
+        import time
+
+        self.probe, self.probe_every = probe, probe_every
+        self.what = what
+        self.log = logger or logging.getLogger("hotline.incident")
+        self._lock = threading.Lock()
+        self._since: float | None = None
+        self._failures = 0
+        self._time = time.monotonic
+
+    @property
+    def active(self) -> bool:
+        return self._since is not None
+
+    def failed(self, exc: BaseException) -> None:
+        with self._lock:
+            self._failures += 1
+            if self._since is not None:
+                return
+            self._since = self._time()
+        if self.probe is not None:
+            import threading
+            threading.Thread(target=self._probe_until_back, name="incident-probe", daemon=True).start()
+        self.log.error("%s unavailable (%s: %s); calls continue degraded until it is back", self.what,
+                       exc.__class__.__name__, mask_text(str(exc).splitlines()[0][:200] if str(exc) else ""))
+
+    def _probe_until_back(self) -> None:
+        import time
+
+        while self._since is not None:
+            time.sleep(self.probe_every)
+            try:
+                self.probe()
+            except Exception:  # noqa: BLE001 - still away
+                continue
+            self.ok()
+
+    def ok(self) -> None:
+        if self._since is None:          # the common case: nothing to report, no lock taken
+            return
+        with self._lock:
+            if self._since is None:
+                return
+            seconds, failures = self._time() - self._since, self._failures
+            self._since, self._failures = None, 0
+        self.log.warning("%s back after %.0f s (%d failed attempt(s))", self.what, seconds, failures)

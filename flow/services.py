@@ -62,6 +62,8 @@ def kb_outcome(state: CallState) -> dict:
 
 
 def _log_failure(future) -> None:
+    # outages are logged once by Database.incident; what arrives here is kept writes dropped
+    # after a long outage, or a write that was itself wrong
     if future.exception() is not None:
         log.error("call record not written: %s", future.exception().__class__.__name__)
 

@@ -46,13 +46,17 @@ def identify(number: str | None, default_area_code: str | None = None) -> Caller
 class CallSession:
     def __init__(self, flow: Flow, calls: CallLog, clock: Callable[[], datetime],
                  fallback_queue: Callable[[str], str], default_area_code: str | None = None,
-                 state: CallState | None = None) -> None:
+                 state: CallState | None = None,
+                 outage: Callable[[BaseException], bool] | None = None) -> None:
         self.flow = flow
         self.calls = calls
         self.clock = clock
         self.fallback_queue = fallback_queue
         self.default_area_code = default_area_code
         self.state = state
+        # outage(exc): True when exc means a dependency (the database) is away; it logs that once
+        # per incident, so an outage does not write one traceback per call
+        self.outage = outage or (lambda exc: False)
 
     @property
     def done(self) -> bool:
@@ -65,8 +69,9 @@ class CallSession:
         self._safe(self.calls.open, event, caller, self.clock())
         try:
             self.state, actions = self.flow.start(event, caller)
-        except Exception:
-            log.exception("call %s: flow failed at start; handing to the queue", event.call_id)
+        except Exception as exc:
+            if not self.outage(exc):
+                log.exception("call %s: flow failed at start; handing to the queue", event.call_id)
             self.state = CallState(call_id=event.call_id, route=event.route, language=event.language,
                                    channel=event.channel, caller=caller, mode=event.mode)
             return self._fail()
@@ -79,9 +84,10 @@ class CallSession:
             return []
         try:
             self.state, actions = self.flow.handle(self.state, event)
-        except Exception:
-            log.exception("call %s: flow failed at step %s; handing to the queue",
-                          self.state.call_id, self.state.step)
+        except Exception as exc:
+            if not self.outage(exc):
+                log.exception("call %s: flow failed at step %s; handing to the queue",
+                              self.state.call_id, self.state.step)
             return self._fail()
         return self._after(actions)
 
@@ -109,8 +115,9 @@ class CallSession:
         try:
             fn(*args)
         except Exception as exc:  # noqa: BLE001 - the call goes on without its record
-            log.error("call record not written (%s: %s); the call continues", exc.__class__.__name__,
-                      str(exc)[:200])
+            if not self.outage(exc):
+                log.error("call record not written (%s: %s); the call continues", exc.__class__.__name__,
+                          str(exc)[:200])
 
 
 __all__ = ["CallSession", "CallLog", "identify", "mask_number"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core.clock import utcnow
 from core.config import Settings
@@ -86,7 +86,7 @@ class Engine:
         else:
             flow = CitizenFlow(self.services, self.clock, self.timing)
             calls = self.calls
-        return CallSession(flow, calls, self.clock, self.settings.queue_for)
+        return CallSession(flow, calls, self.clock, self.settings.queue_for, outage=self.db.outage)
 
     def scheduled_jobs(self) -> list:
         """The jobs `hotline serve` schedules (run by one process at a time, see hotline.scheduler)."""
@@ -104,7 +104,7 @@ class Engine:
 
         def close_stale_calls() -> None:
             with self.db.session() as s:
-                closed = close_stale(s, self.clock())
+                closed = close_stale(s, self.clock(), timedelta(minutes=self.settings.stale_call_minutes))
             if closed:
                 log.warning("closed %d call record(s) left open", closed)
 
@@ -170,8 +170,13 @@ def restriction_hook(db: Database):
     from flow.ports import Restriction
 
     def restriction(caller, call_id: str, now: datetime):
-        with db.read_session() as s:
-            block = active_block(s, caller.key, now)
+        try:
+            with db.read_session() as s:
+                block = active_block(s, caller.key, now)
+        except Exception as exc:
+            if db.outage(exc):           # the database is away: the caller goes on (human-first)
+                return None
+            raise
         if block is None:
             return None
         future = db.write(lambda s: record_attempt(s, block.id, call_id, now), wait=False)
@@ -190,8 +195,9 @@ def leader_hook(db: Database):
         try:
             with db.read_session() as s:
                 live = live_session(s, now)
-        except Exception:  # noqa: BLE001 - without the desk nobody is announced; the call goes on
-            log.exception("leader desk unavailable; no leader announced")
+        except Exception as exc:  # noqa: BLE001 - without the desk nobody is announced; the call goes on
+            if not db.outage(exc):
+                log.exception("leader desk unavailable; no leader announced")
             return None
         if live is None:
             return None
@@ -306,8 +312,9 @@ class TicketHooks:
 
 def _log_write_failure(what: str):
     def done(future) -> None:
-        if future.exception() is not None:
-            log.error("%s not recorded: %s", what, future.exception().__class__.__name__)
+        exc = future.exception()
+        if exc is not None and not getattr(exc, "connection_invalidated", False):
+            log.error("%s not recorded: %s", what, exc.__class__.__name__)
     return done
 
 

@@ -62,11 +62,15 @@ class FastAGIServer:
         log.info("FastAGI listening on %s:%d (max %d calls)", self.host, self.port, self.max_calls)
         return self.port
 
-    def shutdown(self, grace: float = 30.0) -> int:
-        """Stop accepting, let calls finish for ``grace`` s, then cut them; returns calls cut."""
+    def stop_accepting(self) -> None:
+        """Close the listener at once: Asterisk's next connection is refused and it fails over."""
         self._stopping.set()
         if self._listener is not None:
             self._listener.close()
+
+    def shutdown(self, grace: float = 30.0) -> int:
+        """Stop accepting, let calls finish for ``grace`` s, then cut them; returns calls cut."""
+        self.stop_accepting()
         if self._thread is not None:
             self._thread.join(timeout=2)
         with self._idle:

@@ -72,7 +72,8 @@ class Router:
                 return language_from_history(s, caller_key, calls=self.settings.language_history_calls,
                                              exclude_call_id=call_id)
         except Exception as exc:  # noqa: BLE001 - no history is an honest answer
-            log.warning("routing: caller history not read (%s)", exc.__class__.__name__)
+            if not self.db.outage(exc):      # an outage is logged once, by the database's incident
+                log.warning("routing: caller history not read (%s)", exc.__class__.__name__)
             return None
 
     def language_for(self, caller_key: str, explicit: str | None, *, call_id: str | None = None) -> tuple[str, str]:
@@ -90,7 +91,8 @@ class Router:
             with self.db.read_session() as s:
                 return priority.lookup(s, caller_key) is not None
         except Exception as exc:  # noqa: BLE001 - not knowing means: the ordinary queue
-            log.warning("routing: priority registry not read (%s)", exc.__class__.__name__)
+            if not self.db.outage(exc):
+                log.warning("routing: priority registry not read (%s)", exc.__class__.__name__)
             return False
 
     def route(self, caller_key: str, language: str, now: datetime, *, skill: str | None = None,
@@ -119,8 +121,9 @@ class Router:
         try:
             return self.db.write(lambda s: callbacks.request(s, caller_key=caller_key, queue=queue,
                                                              language=language, now=now, call_id=call_id).id)
-        except Exception:  # noqa: BLE001 - the flow then offers a message instead
-            log.exception("call-back request not recorded")
+        except Exception as exc:  # noqa: BLE001 - the flow then offers a message instead
+            if not self.db.outage(exc):
+                log.exception("call-back request not recorded")
             return None
 
     def can_call_back(self, caller_key: str) -> bool:

@@ -5,11 +5,11 @@ import logging
 import signal
 import threading
 
-from callers.calls import close_stale
 from core import db as dbmod
 from core.logs import setup_logging
 from hotline.bootstrap import build_engine
 from hotline.cli import CommandError, settings_from
+from hotline.recovery import recover_after_restart
 from hotline.scheduler import Scheduler
 from ivr.fastagi import FastAGIServer
 from ivr.routes import AGIApplication
@@ -36,10 +36,7 @@ def serve(args) -> int:
     if not args.no_migrate:
         dbmod.upgrade(settings.db_url)
     engine = build_engine(settings)
-    with engine.db.session() as s:
-        stale = close_stale(s, engine.clock())
-    if stale:
-        log.warning("closed %d call record(s) left open by an earlier run", stale)
+    recover_after_restart(engine)
     if engine.kb is not None:
         log.info("knowledge base: %d entries indexed", engine.kb.warm())
     log.info("speech recognition: %s", "on" if engine.services.speech_available else
@@ -72,9 +69,10 @@ def serve(args) -> int:
     listening = f"FastAGI on {server.host}:{port}" + (f", web on {web.host}:{web.port}" if web else "")
     print(f"hotline: {listening}; Ctrl-C or SIGTERM stops", flush=True)
     stop.wait()
-    scheduler.stop()
+    server.stop_accepting()             # first: new calls fail over to another node at once
     if web is not None:                 # no new webhooks; those in flight finish
         web.request_stop()
+    scheduler.stop()
     log.info("stopping: no new calls; %d in progress get %.0f s", server.active_calls, settings.shutdown_grace)
     server.shutdown(settings.shutdown_grace)
     if web is not None:
