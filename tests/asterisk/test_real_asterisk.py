@@ -1,0 +1,68 @@
+"""The shipped dialplan and the engine, with a real Asterisk and Local channels."""
+from __future__ import annotations
+
+import pytest
+
+from callers.models import CallRecord
+from tests.asterisk.conftest import wait_for
+
+pytestmark = pytest.mark.asterisk
+
+
+def records(running):
+    with running.session() as s:
+        return s.query(CallRecord).order_by(CallRecord.started_at).all()
+
+
+def test_zero_reaches_the_queue_and_the_dialplan_reports_what_the_queue_did(asterisk, running):
+    out = asterisk.cli("channel originate Local/13800138000@test-in extension s@caller-zero")
+    assert out.returncode == 0, out.stderr
+    first = wait_for(lambda: [r for r in records(running) if r.agent_status], timeout=40)
+    assert first, asterisk.log()[-3000:]
+    call = first[0]
+    assert (call.outcome, call.action, call.target) == ("handed_off", "queue", "hotline-cmn")
+    assert call.caller_key == "13800138000"
+    assert call.agent_status == "JOINEMPTY" and call.agent_answered is False   # no agent logged in
+    assert "AGI Script agi://" in asterisk.log() or "AGI" in asterisk.log()
+
+
+def test_a_silent_caller_reaches_the_queue_within_15_seconds(asterisk, running):
+    out = asterisk.cli("channel originate Local/13900001111@test-in extension s@caller-silent")
+    assert out.returncode == 0, out.stderr
+    done = wait_for(lambda: [r for r in records(running) if r.ended_at and r.caller_key == "13900001111"], 40)
+    assert done, asterisk.log()[-3000:]
+    call = done[0]
+    assert call.action == "queue" and call.route == "start,main_menu,queue"
+    assert (call.ended_at - call.started_at).total_seconds() <= 15
+
+
+def executed(asterisk, app: str) -> list[str]:
+    return [line for line in asterisk.log().splitlines() if f"] {app}(" in line and "Executing [" in line]
+
+
+def test_engine_down_the_dialplan_still_sends_the_caller_to_the_queue(asterisk, running):
+    running.server.shutdown(grace=1)                       # nothing listens on the FastAGI port now
+    out = asterisk.cli("channel originate Local/13900002222@test-in extension s@caller-silent")
+    assert out.returncode == 0, out.stderr
+    queued = wait_for(lambda: executed(asterisk, "Queue"), timeout=30)
+    assert queued and "hotline-cmn,c,,,600" in queued[0], asterisk.log()[-3000:]
+    agi = executed(asterisk, "AGI")
+    assert any(":4574/hotline" in line for line in agi)    # the second node was tried first
+
+
+def test_a_blocked_caller_hears_the_notice_and_is_hung_up(asterisk, running, monkeypatch):
+    from datetime import datetime, timedelta, timezone
+
+    from hotline.cli import main as hotline
+
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", running.engine.settings.db_url)
+    decided = datetime.now(timezone(timedelta(hours=8))) - timedelta(days=2)
+    assert hotline(["blocklist", "add", "13900003333", "--ground", "harassing", "--evidence", "多次辱骂话务员",
+                    "--by", "admin", "--at", decided.isoformat()]) == 0
+    out = asterisk.cli("channel originate Local/13900003333@test-in extension s@caller-silent")
+    assert out.returncode == 0, out.stderr
+    done = wait_for(lambda: [r for r in records(running) if r.ended_at], timeout=40)
+    assert done and done[0].outcome == "restricted", asterisk.log()[-3000:]
+    hung = wait_for(lambda: [line for line in executed(asterisk, "Hangup") if "hotline-dispatch" in line], 30)
+    assert hung, asterisk.log()[-3000:]
+    assert not executed(asterisk, "Queue")
