@@ -158,6 +158,8 @@ class Engine:
             self.tickets.close()
         if self.router is not None:
             self.router.close()
+        if self.media.streaming is not None:
+            self.media.streaming.stop()
         recognizer = self.media.recognizer
         if recognizer is not None and hasattr(recognizer, "close"):
             recognizer.close()
@@ -338,6 +340,14 @@ def build_engine(settings: Settings, *, db: Database | None = None, clock=utcnow
 
     tickets = TicketHooks(TicketDesk.from_settings(db, settings), recognizer)
     router = Router.from_settings(db, settings, clock=clock)
+    if settings.audiosocket_port and recognizer is not None and hasattr(recognizer, "start_stream"):
+        from ivr.streaming import StreamingSpeech
+
+        media.streaming = StreamingSpeech(
+            recognizer, host=settings.audiosocket_host, port=settings.audiosocket_port,
+            silence_ms=settings.utterance_silence_s * 1000, max_ms=settings.utterance_max_ms,
+            no_speech_ms=settings.utterance_silence_s * 1000 + 1000)
+        media.streaming.start()
     services = EngineServices(db, settings.queue_for, speech_available=recognizer is not None,
                               restrictions=restriction_hook(db), emergency=detect_emergency,
                               knowledge=knowledge_hook(kb), messages=tickets.take_message,

@@ -22,6 +22,7 @@ class Media:
     default_language: str = "cmn"
     synthesize: Callable[[str, str], str | None] | None = None   # (text, lang) -> path without .wav
     recognizer: Recognizer | None = None
+    streaming: object = None   # ivr.streaming.StreamingSpeech: speech streamed over AudioSocket()
     _known: dict = field(default_factory=dict, repr=False)
 
     def prompt(self, prompt_id: str, language: str) -> str:

@@ -110,6 +110,9 @@ class AGIDriver:
         if self.listen is not None:
             text, confidence = self.listen(lang)
             return Speech(text, confidence) if text.strip() else NoInput()
+        streaming = self.media.streaming
+        if streaming is not None:
+            return self._stream_speech(streaming, action)
         self._utterances += 1
         path = str(self.media.utterance_path(self.session.state.call_id, self._utterances))
         resp = self.chan.record(path, "wav", "#" + action.barge_in, action.max_ms, action.silence_s, beep=False)
@@ -124,6 +127,18 @@ class AGIDriver:
         finally:
             _remove_quietly(path + ".wav")
         return Speech(text, confidence) if text.strip() else NoInput()
+
+    def _stream_speech(self, streaming, action: CollectSpeech):
+        """EXEC AudioSocket: Asterisk streams the caller's audio here while they speak."""
+        key = streaming.expect()
+        self.chan.execute("EXEC", "AudioSocket", f"{key},{streaming.address}")
+        returned = self.chan.last.value
+        kind, value, confidence = streaming.result(key, timeout=action.max_ms / 1000 + 5)
+        if returned is not None and returned < 0 and not self.chan.alive():
+            return HungUp()
+        if kind == "digit":
+            return Digits(value)
+        return Speech(value, confidence) if kind == "speech" else NoInput()
 
     def _record_message(self, action: RecordMessage, lang: str):
         event = self._play(self.media.prompt(action.prompt, lang), "")

@@ -24,7 +24,7 @@ MODULES = ["res_speech.so", "res_agi.so", "app_queue.so", "app_dial.so", "app_mi
            "func_strings.so", "func_callerid.so", "func_logic.so", "func_strings.so", "app_senddtmf.so",
            "app_playback.so", "format_wav.so", "format_pcm.so", "codec_resample.so", "codec_ulaw.so",
            "func_channel.so", "app_stack.so", "app_verbose.so", "app_echo.so", "res_musiconhold.so",
-           "app_exec.so", "app_waituntil.so", "func_global.so", "app_originate.so", "res_clioriginate.so"]
+           "app_exec.so", "app_waituntil.so", "func_global.so", "app_originate.so", "res_clioriginate.so", "res_audiosocket.so", "app_audiosocket.so"]
 
 
 class Asterisk:

