@@ -74,12 +74,17 @@ class Block(Base):
 
 
 class BlockCall(Base):
-    """A call record cited as evidence for a block."""
+    """A call record cited as evidence for a block.
+
+    ``call_id`` is checked against ``calls`` when the block is made, but is no foreign key:
+    the evidence must outlive call-record retention, and SQLite migrations that rebuild
+    ``calls`` (batch mode) would otherwise fail while any block cites a call.
+    """
 
     __tablename__ = "block_calls"
 
     block_id: Mapped[int] = mapped_column(Integer, ForeignKey("blocks.id"), primary_key=True)
-    call_id: Mapped[str] = mapped_column(String(32), ForeignKey("calls.id"), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(32), primary_key=True)
 
 
 class BlockEvent(Base):
@@ -107,12 +112,14 @@ class BlockEvent(Base):
 
 
 class CallFlag(Base):
-    """An agent marked a call as abusive; flags feed suggestions, they block nobody."""
+    """An agent marked a call as abusive; flags feed suggestions, they block nobody.
+
+    ``call_id`` is checked when the flag is made (no foreign key, as for ``BlockCall``)."""
 
     __tablename__ = "call_flags"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    call_id: Mapped[str] = mapped_column(String(32), ForeignKey("calls.id"))
+    call_id: Mapped[str] = mapped_column(String(32))
     number_key: Mapped[str] = mapped_column(String(32))
     flagged_by: Mapped[str] = mapped_column(String(80))
     flagged_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -4,13 +4,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from callers.models import CallRecord
 
 _NAME_MAX = 80
 _CALLS = CallRecord.__table__
+# Built once: these run twice per call, and building a statement costs more than running it.
+_OPEN = insert(_CALLS)
+_CLOSED_FIELDS = ("ended_at", "outcome", "action", "target", "route", "hangup_point", "transcript",
+                  "message_path", "ticket_number", "notes", "kb_entry", "kb_score", "kb_result")
+_CLOSE = (update(_CALLS)
+          .where(_CALLS.c.id == bindparam("b_id"), _CALLS.c.ended_at.is_(None))
+          .values({name: bindparam(f"v_{name}") for name in _CLOSED_FIELDS}))
 
 
 def clean_name(name: str | None) -> str:
@@ -41,7 +48,7 @@ def open_call(session: Session, *, call_id: str, channel: str, channel_ref: str,
               started_at: datetime) -> None:
     # Core statements on the table: this runs twice per call on the hot path, and the ORM's
     # unit of work and bulk-update evaluation cost more than the write itself
-    session.connection().execute(insert(_CALLS).values(
+    session.connection().execute(_OPEN, dict(
         id=call_id, channel=channel, channel_ref=(channel_ref or "")[:64], caller_key=caller_key,
         caller_kind=caller_kind, caller_name=clean_name(caller_name), dnid=(dnid or "")[:32],
         language=language, started_at=started_at, outcome="in_progress", route="", transcript="",
@@ -51,18 +58,16 @@ def open_call(session: Session, *, call_id: str, channel: str, channel_ref: str,
 
 def close_call(session: Session, call_id: str, outcome: CallOutcome, ended_at: datetime) -> bool:
     """Close an open record; returns False if it was already closed (closing is idempotent)."""
-    result = session.connection().execute(
-        update(_CALLS)
-        .where(_CALLS.c.id == call_id, _CALLS.c.ended_at.is_(None))
-        .values(
-            ended_at=ended_at, outcome=outcome.outcome, action=outcome.action,
-            target=(outcome.target or None) and outcome.target[:80], route=",".join(outcome.route),
-            hangup_point=outcome.hangup_point, transcript=outcome.transcript,
-            message_path=outcome.message_path, ticket_number=outcome.ticket_number,
-            notes=outcome.notes, kb_entry=outcome.kb_entry, kb_score=outcome.kb_score,
-            kb_result=outcome.kb_result,
-        )
+    values = dict(
+        ended_at=ended_at, outcome=outcome.outcome, action=outcome.action,
+        target=(outcome.target or None) and outcome.target[:80], route=",".join(outcome.route),
+        hangup_point=outcome.hangup_point, transcript=outcome.transcript,
+        message_path=outcome.message_path, ticket_number=outcome.ticket_number,
+        notes=outcome.notes, kb_entry=outcome.kb_entry, kb_score=outcome.kb_score,
+        kb_result=outcome.kb_result,
     )
+    result = session.connection().execute(
+        _CLOSE, {"b_id": call_id, **{f"v_{name}": values[name] for name in _CLOSED_FIELDS}})
     return result.rowcount == 1
 
 

@@ -253,6 +253,13 @@ class Settings:
     console_trust_forwarded: bool = False
     # GET /metrics (Prometheus text format) on the web listener
     metrics_enabled: bool = True
+    # --- retention (privacy/retention.py, `hotline privacy purge`; docs/operations.md explains the
+    # periods and the PIPL articles behind them). Counted from when a record is finished: a ticket
+    # closed or refused, a call record ended; open tickets are never touched. ---
+    # message recordings (and stray utterance files) are deleted this many days after that
+    retention_recordings_days: int = 180
+    # callers' numbers are masked, names blanked and transcripts removed this many days after that
+    retention_personal_days: int = 365 * 3
 
     @property
     def zone(self) -> ZoneInfo:
@@ -311,6 +318,9 @@ class Settings:
         self._validate_analytics()
         self._validate_routing()
         self._validate_console()
+        for name in ("retention_recordings_days", "retention_personal_days"):
+            if not 1 <= getattr(self, name) <= 36500:
+                raise ConfigError(f"{name} must be a whole number of days from 1 to 36500")
         return self
 
     def _validate_console(self) -> None:

@@ -118,8 +118,9 @@ class EngineServices:
         # without routing: the language's queue, always (the dialplan still falls back to a message)
         if self._router is None:
             return RouteDecision(queue=self.queue_for_language(state.language))
+        # the flow asked about priority before the greeting; not asking the registry twice
         route = self._router.route(state.caller.key, state.language, now,
-                                   is_priority=bool(state.data.get("priority_caller")) or None)
+                                   is_priority=bool(state.data.get("priority_caller")))
         return RouteDecision(queue=route.queue, priority=route.priority, offer=route.offer, staffed=route.staffed,
                              callback=bool(route.offer) and self._router.can_call_back(state.caller.key))
 

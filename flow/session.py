@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from callers.numbers import InvalidNumber, normalize
+from core import metrics
 from core.logs import mask_number
 from flow.actions import QUEUE, HandOff, Play
 from flow import prompts as P
@@ -103,13 +104,19 @@ class CallSession:
         state.enter("error")
         state.done, state.outcome, state.action = True, "error", QUEUE
         state.target = self.fallback_queue(state.language)
-        self._safe(self.calls.close, state, self.clock())
+        self._ended(state)
         return [Play(P.TRANSFER_ERROR), HandOff(QUEUE, state.target)]
 
     def _after(self, actions: list) -> list:
         if self.state.done:
-            self._safe(self.calls.close, self.state, self.clock())
+            self._ended(self.state)
         return actions
+
+    def _ended(self, state: CallState) -> None:
+        self._safe(self.calls.close, state, self.clock())
+        metrics.CALLS.labels(route=state.route, outcome=state.outcome or "unknown").inc()
+        if state.action:
+            metrics.HANDOFFS.labels(action=state.action).inc()
 
     def _safe(self, fn, *args) -> None:
         try:

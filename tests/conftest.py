@@ -101,6 +101,9 @@ def _import_models() -> None:
     import leader_desk.models  # noqa: F401
     import routing.models  # noqa: F401
     import analytics.models  # noqa: F401
+    import web.console.audit  # noqa: F401
+    import web.console.auth  # noqa: F401
+    import web.console.users  # noqa: F401
 
 
 @pytest.fixture

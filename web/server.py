@@ -51,7 +51,11 @@ class WebListener:
         return self.port
 
     def request_stop(self) -> None:
-        """Take no new requests; those in flight finish (then :meth:`stop` returns)."""
+        """Take no new requests; those in flight finish (then :meth:`stop` returns). Long
+        responses (the console's event streams) see ``app.state.stopping`` and end."""
+        stopping = getattr(getattr(self.config.app, "state", None), "stopping", None)
+        if stopping is not None:
+            stopping.set()
         self.server.should_exit = True
 
     def stop(self, timeout: float = 30.0) -> None:

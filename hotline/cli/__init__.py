@@ -25,7 +25,7 @@ def print_json(data) -> None:
 
 # Sub-command groups, in --help order; each module has register(subparsers).
 GROUPS = ("serve", "db", "blocklist", "tickets", "calendar", "kb", "speech", "leader", "routing", "users",
-          "report", "prompts", "call")
+          "report", "privacy", "prompts", "call")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,6 +14,7 @@ from hotline.scheduler import Scheduler
 from ivr.fastagi import FastAGIServer
 from ivr.routes import AGIApplication
 from web.app import create_app
+from web.console import console_routes
 from web.server import WebListener
 
 log = logging.getLogger("hotline.serve")
@@ -47,7 +48,8 @@ def serve(args) -> int:
                            socket_timeout=settings.socket_timeout)
     web = None
     if not args.no_web:
-        web = WebListener(create_app(engine), args.web_host or settings.web_host,
+        app = create_app(engine, extra_routes=console_routes(engine))     # + the web console
+        web = WebListener(app, args.web_host or settings.web_host,
                           args.web_port if args.web_port is not None else settings.web_port,
                           shutdown_grace=settings.shutdown_grace)
         try:

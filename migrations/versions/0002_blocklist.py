@@ -1,5 +1,9 @@
 """blocklist: blocks, their history, cited calls, agents' flags
 
+Cited and flagged call ids are checked by the code, not by foreign keys to ``calls``: evidence
+outlives call-record retention, and a later SQLite batch rebuild of ``calls`` must not fail
+because a block cites a call.
+
 Revision ID: 0002
 Revises: 0001
 """
@@ -56,7 +60,6 @@ def upgrade() -> None:
         sa.Column("call_id", sa.String(32), nullable=False),
         sa.PrimaryKeyConstraint("block_id", "call_id", name="pk_block_calls"),
         sa.ForeignKeyConstraint(["block_id"], ["blocks.id"], name="fk_block_calls_block_id_blocks"),
-        sa.ForeignKeyConstraint(["call_id"], ["calls.id"], name="fk_block_calls_call_id_calls"),
     )
     op.create_table(
         "block_events",
@@ -84,7 +87,6 @@ def upgrade() -> None:
         sa.Column("flagged_at", TS, nullable=False),
         sa.Column("note", sa.Text, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_call_flags"),
-        sa.ForeignKeyConstraint(["call_id"], ["calls.id"], name="fk_call_flags_call_id_calls"),
     )
     op.create_index("ix_call_flags_number_flagged", "call_flags", ["number_key", "flagged_at"])
     op.create_index("ix_call_flags_flagged_at", "call_flags", ["flagged_at"])

@@ -245,3 +245,17 @@ def test_a_line_break_in_the_caller_id_ends_asterisks_environment_early(running)
     environment block then arrives where the engine expects responses."""
     result = place_call(running.port, Listen(), Listen(), callerid="\n", calleridname="x\n\nagi_network_script: survey")
     assert_queue(result)
+
+
+def test_calls_and_hand_offs_are_counted_for_metrics(running):
+    from core.metrics import REGISTRY
+
+    def sample(name, **labels):
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    calls_before = sample("hotline_calls_total", route="hotline", outcome="handed_off")
+    queue_before = sample("hotline_handoffs_total", action="queue")
+    place_call(running.port, Press("0"))
+    place_call(running.port, Listen(), Listen())
+    assert sample("hotline_calls_total", route="hotline", outcome="handed_off") == calls_before + 2
+    assert sample("hotline_handoffs_total", action="queue") == queue_before + 2

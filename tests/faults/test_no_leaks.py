@@ -44,6 +44,11 @@ def test_1000_calls_leave_nothing_behind(make_engine):
     pool = running.engine.db.engine.pool
     results = place_calls("127.0.0.1", running.port, calls(10, realtime=0.02), concurrency=10)
     assert all(r.variables.get("HOTLINE_ACTION") for r in results)
+    # the database pool keeps up to pool.size() connections and opens them as load needs them;
+    # open them all now, so later growth can only be a leak, not the pool filling up
+    held = [running.engine.db.engine.connect() for _ in range(pool.size())]
+    for conn in held:
+        conn.close()
     after_10 = resources(running)
     seen = []
     for _ in range(2):
@@ -58,4 +63,4 @@ def test_1000_calls_leave_nothing_behind(make_engine):
     assert after_1000["names"] == after_500["names"]
     assert after_1000["threads"] - after_10["threads"] <= 10            # the call-thread pool's size
     assert after_1000["db_connections"] <= pool.size()
-    assert after_1000["fds"] - after_10["fds"] <= 3 * (pool.size() - after_10["db_connections"])
+    assert after_1000["fds"] <= after_10["fds"] + 2       # a file or two the message recorder may hold
