@@ -77,14 +77,22 @@ def _client_batch(args) -> list[tuple[bool, float, list[float]]]:
         return [x for batch in pool.map(one_client, range(threads)) for x in batch]
 
 
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system) the process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_load(port: int, concurrency: int, calls: int, realtime: float, procs: int, engine: bool,
-             stagger_s: float = 0.0) -> dict:
+             stagger_s: float = 0.0, pid: int | None = None) -> dict:
+    cpu0 = cpu_s(pid) if pid else 0.0
     per = [concurrency // procs + (1 if i < concurrency % procs else 0) for i in range(procs)]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=procs) as pool:
         jobs = [(port, n, calls, realtime, engine, sum(per[:i]), stagger_s) for i, n in enumerate(per)]
         results = [x for part in pool.map(_client_batch, jobs) for x in part]
     wall = time.perf_counter() - t0
+    cpu = cpu_s(pid) - cpu0 if pid else float("nan")
     turns = sorted(t for _, _, ts in results for t in ts)
     ok = sum(1 for r in results if r[0])
 
@@ -93,7 +101,8 @@ def run_load(port: int, concurrency: int, calls: int, realtime: float, procs: in
 
     return {"calls": len(results), "failed": len(results) - ok, "wall_s": wall, "calls_per_s": ok / wall,
             "commands": len(turns), "commands_per_s": len(turns) / wall, "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": turns[-1] if turns else 0,
-            "mean_call_s": statistics.mean(r[1] for r in results)}
+            "mean_call_s": statistics.mean(r[1] for r in results),
+            "cpu_ms_per_call": 1000 * cpu / max(1, len(results))}
 
 
 def start_engine(port: int, data: Path) -> subprocess.Popen:
@@ -108,10 +117,11 @@ def start_engine(port: int, data: Path) -> subprocess.Popen:
 def report(title: str, rows: dict) -> None:
     print(f"\n# {title}")
     print(f"{'server':8} {'calls':>6} {'failed':>6} {'calls/s':>8} {'cmds/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'max ms':>7} {'call s':>7}")
+          f"{'max ms':>7} {'call s':>7} {'cpu ms/call':>11}")
     for name, r in rows.items():
         print(f"{name:8} {r['calls']:6d} {r['failed']:6d} {r['calls_per_s']:8.1f} {r['commands_per_s']:8.0f} "
-              f"{r['p50_ms']:7.2f} {r['p99_ms']:7.2f} {r['max_ms']:7.1f} {r['mean_call_s']:7.2f}")
+              f"{r['p50_ms']:7.2f} {r['p99_ms']:7.2f} {r['max_ms']:7.1f} {r['mean_call_s']:7.2f} "
+              f"{r['cpu_ms_per_call']:11.2f}")
     f, e = rows["floor"], rows["engine"]
     print(f"engine/floor: calls/s {e['calls_per_s'] / f['calls_per_s']:.0%}, commands/s "
           f"{e['commands_per_s'] / f['commands_per_s']:.0%}  (commands per call: floor 2, engine "
@@ -138,15 +148,15 @@ def main() -> None:
         try:
             wait_port(floor_port, floor)
             wait_port(engine_port, engine)
-            servers = (("floor", floor_port, False), ("engine", engine_port, True))
+            servers = (("floor", floor_port, False, floor.pid), ("engine", engine_port, True, engine.pid))
             if args.skip != "concurrent":
                 rows = {name: run_load(port, args.concurrency, args.calls, args.realtime, args.procs, is_engine,
-                                       stagger_s=call_s) for name, port, is_engine in servers}
+                                       stagger_s=call_s, pid=pid) for name, port, is_engine, pid in servers}
                 report(f"concurrent: {args.concurrency} lines x {args.calls} calls, media at x{args.realtime} "
                        f"real time, {args.procs} load processes, {os.cpu_count()} cores", rows)
             if args.skip != "throughput":
-                rows = {name: run_load(port, args.tp_lines, args.tp_calls, 0.0, args.procs, is_engine)
-                        for name, port, is_engine in servers}
+                rows = {name: run_load(port, args.tp_lines, args.tp_calls, 0.0, args.procs, is_engine, pid=pid)
+                        for name, port, is_engine, pid in servers}
                 report(f"throughput: {args.tp_lines} lines x {args.tp_calls} calls, no media time, "
                        f"{os.cpu_count()} cores", rows)
         finally:

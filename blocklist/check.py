@@ -51,7 +51,19 @@ def active_block(session: Session, number_key: str, now: datetime) -> ActiveBloc
     require_aware(now, "now")
     if not number_key:
         return None
-    row = session.connection().execute(_CHECK, {"number_key": number_key, "now": now}).first()
+    return _as_block(number_key, session.connection().execute(_CHECK, {"number_key": number_key, "now": now}).first())
+
+
+def active_block_in(db, number_key: str, now: datetime) -> ActiveBlock | None:
+    """``active_block`` on the call path: one statement on a pooled connection, no session
+    (``db`` is a ``core.db.Database``)."""
+    require_aware(now, "now")
+    if not number_key:
+        return None
+    return _as_block(number_key, db.read_first(_CHECK, {"number_key": number_key, "now": now}))
+
+
+def _as_block(number_key: str, row) -> ActiveBlock | None:
     if row is None:
         return None
     return ActiveBlock(id=row.id, number_key=number_key, ground=row.ground, until=row.until,

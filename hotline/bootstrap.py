@@ -170,13 +170,12 @@ class Engine:
 
 def restriction_hook(db: Database):
     """The blocklist check before the greeting; a refused attempt joins the block's history."""
-    from blocklist.check import active_block, record_attempt
+    from blocklist.check import active_block_in, record_attempt
     from flow.ports import Restriction
 
     def restriction(caller, call_id: str, now: datetime):
         try:
-            with db.read_session() as s:
-                block = active_block(s, caller.key, now)
+            block = active_block_in(db, caller.key, now)
         except Exception as exc:
             if db.outage(exc):           # the database is away: the caller goes on (human-first)
                 return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from callers.numbers import InvalidNumber, PhoneNumber, parse_typed
@@ -73,6 +73,16 @@ def lookup(session: Session, caller_key: str) -> PriorityNumber | None:
         return None
     row = session.get(PriorityNumber, caller_key)
     return row if row is not None and row.removed_at is None else None
+
+
+_ACTIVE = select(PriorityNumber.number_key).where(PriorityNumber.number_key == bindparam("key"),
+                                                PriorityNumber.removed_at.is_(None))
+
+
+def is_registered(db, caller_key: str) -> bool:
+    """``lookup`` on the call path: one prebuilt statement on a pooled connection, no session
+    (``db`` is a ``core.db.Database``)."""
+    return bool(caller_key) and db.read_first(_ACTIVE, {"key": caller_key}) is not None
 
 
 def list_numbers(session: Session, *, include_removed: bool = False) -> list[PriorityNumber]:

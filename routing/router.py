@@ -88,8 +88,7 @@ class Router:
         if not caller_key:
             return False
         try:
-            with self.db.read_session() as s:
-                return priority.lookup(s, caller_key) is not None
+            return priority.is_registered(self.db, caller_key)
         except Exception as exc:  # noqa: BLE001 - not knowing means: the ordinary queue
             if not self.db.outage(exc):
                 log.warning("routing: priority registry not read (%s)", exc.__class__.__name__)

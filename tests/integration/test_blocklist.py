@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, func, inspect, select, text
 
 from blocklist import queries, service, suggest
-from blocklist.check import active_block, check_and_record, record_attempt
+from blocklist.check import active_block, active_block_in, check_and_record, record_attempt
 from blocklist.jobs import ending_tomorrow_notice
 from blocklist.models import Block, BlockCall, BlockedNumber
 from blocklist.service import BlocklistError, Policy
@@ -39,7 +39,10 @@ def add(database, number=MOBILE, at=DECIDED, by="admin.li", policy=POLICY, **kw)
 
 def check(database, number=MOBILE, at=DECIDED):
     with database.session() as s:
-        return active_block(s, num(number).key, at)
+        block = active_block(s, num(number).key, at)
+    # the call path's lean read (no session, no transaction) must give the very same answer
+    assert active_block_in(database, num(number).key, at) == block
+    return block
 
 
 def events(database, number=MOBILE):

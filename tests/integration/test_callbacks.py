@@ -259,8 +259,12 @@ def test_priority_registry_rules(database):
             priority.add(s, "13800138000", by="admin", now=NOW)
     with database.session() as s:
         assert priority.lookup(s, NUMBER).category == "elderly"
+    assert priority.is_registered(database, NUMBER) and not priority.is_registered(database, "13900000000")
+    with database.session() as s:
         priority.remove(s, NUMBER, by="admin", now=NOW + timedelta(days=1))
         assert priority.lookup(s, NUMBER) is None
+    assert not priority.is_registered(database, NUMBER) and not priority.is_registered(database, "")
+    with database.session() as s:
         with pytest.raises(priority.PriorityError, match="not registered"):
             priority.remove(s, NUMBER, by="admin", now=NOW)
         priority.add(s, NUMBER, by="admin", now=NOW + timedelta(days=2), category="disabled")
