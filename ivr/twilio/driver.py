@@ -34,8 +34,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from core.config import PROJECT_ROOT
 from core.ids import new_call_id
 from flow import prompts as P
-from flow.actions import QUEUE, HandOff, Play
+from flow.actions import EMERGENCY, LEADER, QUEUE, HandOff, Play
 from flow.citizen import CitizenFlow
+from flow.actions import Hangup
 from flow.events import CallStarted, Digits, Event, HungUp, NoInput, Recorded, Speech
 from flow.session import CallSession
 from flow.state import CallState
@@ -54,6 +55,20 @@ RECORDING_URL = re.compile(r"https://[A-Za-z0-9.-]{1,100}(?::[0-9]{1,5})?/[A-Za-
 TTS_NAME = re.compile(r"[0-9a-f]{32}")
 ENDED = ("completed", "busy", "failed", "no-answer", "canceled")
 CALL_STATUSES = ("queued", "initiated", "ringing", "in-progress", *ENDED)
+HAND_OFF_KINDS = (QUEUE, LEADER, EMERGENCY)
+# what Twilio reports when a hand-off ends (<Enqueue action> QueueResult, <Dial action>
+# DialCallStatus), as the words the dialplan reports from Asterisk (callers.calls.AGENT_STATUSES)
+QUEUE_RESULTS = ("bridged", "bridging-in-process", "redirected-from-bridged", "queue-full", "hangup", "leave",
+                 "redirected", "error", "system-error", "system-shutdown")
+DIAL_STATUSES = ("completed", "answered", "busy", "no-answer", "failed", "canceled")
+_ANSWERED = ("bridged", "bridging-in-process", "redirected-from-bridged", "completed", "answered")
+_CALLER_GONE = ("hangup", "canceled")
+_NOT_ANSWERED_AS = {
+    QUEUE: {"queue-full": "FULL", "leave": "LEAVEEMPTY", "no-answer": "TIMEOUT", "busy": "JOINUNAVAIL",
+            "failed": "JOINUNAVAIL"},
+    LEADER: {"busy": "BUSY", "no-answer": "NOANSWER", "failed": "CHANUNAVAIL", "queue-full": "BUSY"},
+}
+_NOT_ANSWERED_AS[EMERGENCY] = _NOT_ANSWERED_AS[LEADER]
 SPEECH_MAX_CHARS = 2000       # more than any utterance a <Gather> returns; longer is refused
 TRANSCRIPT_CHARS = 500        # what the flow keeps of one utterance
 
@@ -137,6 +152,43 @@ def event_from_form(form: Mapping[str, str], *, noinput: bool = False) -> Event:
 
 
 @dataclass(frozen=True)
+class AfterHandOff:
+    """How a hand-off ended, from the <Enqueue>/<Dial> action request."""
+
+    kind: str                    # queue | leader | emergency (the engine wrote it into the action URL)
+    answered: bool               # a person took the call (and has hung up since)
+    caller_gone: bool            # the caller hung up (in the queue, or while the seat rang)
+    status: str                  # as the dialplan would report it: CONTINUE, FULL, ANSWER, BUSY, … '' = abandoned
+
+
+def after_from_form(kind: str, form: Mapping[str, str]) -> AfterHandOff:
+    if kind not in HAND_OFF_KINDS:
+        raise BadRequest("kind must be queue, leader or emergency")
+    status = form.get("CallStatus", "")
+    if status and status not in CALL_STATUSES:
+        raise BadRequest("CallStatus is not a Twilio call status")
+    if form.get("QueueResult"):
+        result = form["QueueResult"]
+        if result not in QUEUE_RESULTS:
+            raise BadRequest("QueueResult is not a Twilio queue result")
+    elif form.get("DialCallStatus"):
+        result = form["DialCallStatus"]
+        if result not in DIAL_STATUSES:
+            raise BadRequest("DialCallStatus is not a Twilio dial status")
+    else:
+        raise BadRequest("QueueResult or DialCallStatus is missing")
+    answered = result in _ANSWERED
+    gone = result in _CALLER_GONE or status in ENDED
+    if answered:
+        word = "CONTINUE" if kind == QUEUE else "ANSWER"
+    elif result in _CALLER_GONE:
+        word = "" if kind == QUEUE else ("CANCEL" if result == "canceled" else "")
+    else:
+        word = _NOT_ANSWERED_AS[kind].get(result, "UNKNOWN" if kind == QUEUE else "CHANUNAVAIL")
+    return AfterHandOff(kind=kind, answered=answered, caller_gone=gone, status=word)
+
+
+@dataclass(frozen=True)
 class CallStart:
     """What the first webhook says about the call."""
 
@@ -206,6 +258,10 @@ class Runtime(Protocol):
     timing: object
 
     def clock(self) -> datetime: ...
+
+    def new_session(self, route: str) -> CallSession: ...
+
+    def record_outcome(self, call_id: str, kind: str, status: str) -> bool: ...
 
 
 class _SpeechByTwilio:
@@ -290,6 +346,65 @@ class TwilioDriver:
             return self.fallback(_language(row.state, self.rt.settings.default_language))
         return self._finish(sid, token, n, session, actions)
 
+    def after(self, sid: str, n: int, ended: AfterHandOff) -> str:
+        """POST /twilio/voice/after?n=K&kind=…: the hand-off of turn K-1 ended. As in the
+        dialplan: the outcome goes on the call record; a person answered → the rating (queue,
+        leader seat); the queue did not answer → a message; a seat or emergency line did not
+        answer → the agent queue; the caller gone → nothing more."""
+        served = self._served(sid, n)
+        if served is not None:
+            return served
+        row = self._load(sid)
+        if row is None:
+            log.warning("twilio: hand-off result for a call this engine never started")
+            return self._hangup()
+        if row.turn != n - 1:
+            raise OutOfTurn(f"turn {n} is not the next turn of this call (last served: {row.turn})")
+        token = secrets.token_hex(16)
+        now = self.rt.clock()
+        if not self.db.write(lambda s: store.claim(s, sid, token, now, now + self.claim, after_turn=n - 1)):
+            return self._wait_for(sid, n, _language(row.state, self.rt.settings.default_language))
+        try:
+            row = self._load(sid)
+            state = CallState.from_json(row.state)
+            try:
+                self.rt.record_outcome(row.call_id, ended.kind, ended.status)
+            except Exception:  # noqa: BLE001 - the report is for figures; the caller goes on
+                log.exception("twilio call %s: hand-off outcome not recorded", row.call_id)
+            call_id, session, actions = row.call_id, None, []
+            if ended.caller_gone or (ended.answered and ended.kind == EMERGENCY):
+                actions = [Hangup()]
+            elif ended.answered:
+                session = self.rt.new_session("survey")
+                actions = session.begin(self._restart(sid, state, new_call_id(), route="survey", subject=row.call_id))
+            elif ended.kind == QUEUE:
+                call_id = new_call_id()       # a new call record, as the dialplan's message leg has
+                session = self._session(None)
+                actions = session.begin(self._restart(sid, state, call_id, mode="closed"))
+            else:
+                actions = [Play(P.TRANSFER_AGENT), HandOff(QUEUE, self.rt.settings.queue_for(state.language))]
+        except Exception:  # noqa: BLE001 - a person takes the call
+            log.exception("twilio call %s: turn %d (after the hand-off) failed", row.call_id, n)
+            self._release(sid, token)
+            return self.fallback(_language(row.state, self.rt.settings.default_language))
+        if session is None:             # the flow is over; only the TwiML and the turn are stored
+            turn = Turn(language=state.language, next_turn=n + 1,
+                        fallback_queue=self.rt.settings.queue_for(state.language))
+            twiml = render(actions, turn, self.opts, self.audio)
+            try:
+                self.db.write(lambda s: store.save(s, sid, token, state=row.state, done=True, now=now, turn=n,
+                                                   twiml=twiml))
+            except (store.ClaimLost, IntegrityError):
+                return self._served(sid, n) or twiml
+            return twiml
+        return self._finish(sid, token, n, session, actions, call_id=call_id)
+
+    @staticmethod
+    def _restart(sid: str, state: CallState, call_id: str, **kw) -> CallStarted:
+        """The next leg of the same call (the rating, or a message), as the dialplan starts one."""
+        return CallStarted(call_id=call_id, channel="twilio", channel_ref=sid, caller_number=state.caller.key or None,
+                           caller_name=None, language=state.language, **kw)
+
     def status(self, sid: str, call_status: str) -> bool:
         """POST /twilio/status: the call ended; its record is closed through the flow (HungUp)."""
         row = self._load(sid)
@@ -345,10 +460,15 @@ class TwilioDriver:
     # -- inside a turn ---------------------------------------------------------------------------
     def _session(self, state: CallState | None) -> CallSession:
         rt = self.rt
+        if state is not None and state.route == "survey":
+            session = rt.new_session("survey")
+            session.state = state
+            return session
         flow = CitizenFlow(_SpeechByTwilio(rt.services), rt.clock, rt.timing)
         return CallSession(flow, rt.calls, rt.clock, rt.settings.queue_for, state=state)
 
-    def _finish(self, sid: str, token: str, n: int, session: CallSession, actions: list) -> str:
+    def _finish(self, sid: str, token: str, n: int, session: CallSession, actions: list,
+                call_id: str | None = None) -> str:
         state = session.state
         turn = Turn(language=state.language, next_turn=n + 1, fallback_queue=self.rt.settings.queue_for(state.language))
         try:
@@ -360,7 +480,7 @@ class TwilioDriver:
         now = self.rt.clock()
         try:
             self.db.write(lambda s: store.save(s, sid, token, state=session.state.to_json(), done=session.done,
-                                               now=now, turn=n, twiml=twiml))
+                                               now=now, turn=n, twiml=twiml, call_id=call_id))
         except store.ClaimLost:
             log.warning("twilio call %s: turn %d was taken over; serving the stored one", state.call_id, n)
             return self._served(sid, n) or twiml
@@ -409,5 +529,6 @@ def _language(state_json: str, default: str) -> str:
         return default
 
 
-__all__ = ["TwilioDriver", "CallStart", "BadRequest", "OutOfTurn", "event_from_form", "call_sid",
+__all__ = ["TwilioDriver", "CallStart", "AfterHandOff", "BadRequest", "OutOfTurn", "event_from_form",
+           "after_from_form", "call_sid",
            "recording_url", "printable", "EngineAudio"]

@@ -12,7 +12,10 @@ A turn is what ``CallSession`` returns: outputs, then one input or one terminal 
   turn URL with ``noinput=1`` follows.
 * ``RecordMessage`` → ``<Record action=… finishOnKey="#" playBeep="true"
   recordingStatusCallback=…>`` (then the same ``<Redirect>``: an empty recording has no action).
-* ``HandOff`` → ``<Enqueue>`` or ``<Dial>`` as configured; ``Hangup`` → ``<Hangup/>``.
+* ``HandOff`` → ``<Enqueue>`` or ``<Dial>`` as configured, whose ``action`` brings the call back
+  (``/twilio/voice/after?n=K&kind=queue|leader|emergency``) once the person hangs up or nobody
+  answered: the post-call rating, a message, or the agent queue follows, as in the dialplan;
+  ``Hangup`` → ``<Hangup/>``.
 
 Caller- or admin-written text is only ever element text or an attribute value, escaped by the
 twilio library's XML writer; characters XML cannot carry are removed first.
@@ -33,6 +36,7 @@ from flow.actions import (EMERGENCY, LEADER, QUEUE, CollectDigits, CollectSpeech
                           PlayText, RecordMessage, SayDate, SayDigits)
 
 TURN_PATH = "/twilio/voice/turn"
+AFTER_PATH = "/twilio/voice/after"
 RECORDING_PATH = "/twilio/recording"
 SAY_MAX_CHARS = 4000          # Twilio's <Say> takes at most 4,096 characters
 
@@ -92,6 +96,10 @@ class Turn:
 
 def turn_url(public_url: str, n: int, noinput: bool = False) -> str:
     return f"{public_url}{TURN_PATH}?n={n}" + ("&noinput=1" if noinput else "")
+
+
+def after_url(public_url: str, n: int, kind: str) -> str:
+    return f"{public_url}{AFTER_PATH}?n={n}&kind={kind}"
 
 
 def speakable(text: str, limit: int = SAY_MAX_CHARS) -> str:
@@ -227,13 +235,18 @@ class _Renderer:
             dest = opts.leader_seats.get(action.target)
         elif action.action == EMERGENCY:
             dest = opts.emergency_numbers.get(action.target)
+        kind = action.action if action.action in (QUEUE, LEADER, EMERGENCY) else QUEUE
         if not dest:            # nothing configured for Twilio: a person takes the call
-            dest = opts.queue_targets.get(self.turn.fallback_queue, self.turn.fallback_queue)
+            dest, kind = opts.queue_targets.get(self.turn.fallback_queue, self.turn.fallback_queue), QUEUE
+        # the call comes back here when the person hangs up or nobody answers (turn 0 is a
+        # fall-back outside any stored call: nothing to come back to)
+        attrs = ({"action": after_url(opts.public_url, self.turn.next_turn, kind), "method": "POST"}
+                 if self.turn.next_turn > 0 else {})
         if dial_target(dest):
-            dial = resp.dial()
+            dial = resp.dial(**attrs)
             if dest.startswith(("sip:", "sips:")):
                 dial.sip(dest)
             else:
                 dial.number(dest)
         else:
-            resp.enqueue(dest)
+            resp.enqueue(dest, **attrs)

@@ -4,6 +4,9 @@
   ``?lang=yue`` picks the call language, ``?mode=closed`` offers a message (as the dialplan does).
 * ``POST /twilio/voice/turn?n=K`` — the <Gather>/<Record> action (or the no-input <Redirect>)
   of turn K-1; serves turn K.
+* ``POST /twilio/voice/after?n=K&kind=…`` — the <Enqueue>/<Dial> action of turn K-1's hand-off:
+  a person answered and hung up (the rating follows), nobody answered (a message, or the agent
+  queue), or the caller left.
 * ``POST /twilio/status``         — the number's status callback: a finished call closes its record.
 * ``POST /twilio/recording``      — the <Record>'s recording status callback: the recording joins the ticket.
 
@@ -27,7 +30,7 @@ from twilio.request_validator import RequestValidator
 
 from flow.language import language_code
 from ivr.twilio.driver import (CALL_STATUSES, RECORDING_SID, BadRequest, CallStart, OutOfTurn, TwilioDriver,
-                               call_sid, event_from_form, printable, recording_url)
+                               after_from_form, call_sid, event_from_form, printable, recording_url)
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,7 @@ class TwilioWebhooks:
     def routes(self) -> list[Route]:
         return [Route("/twilio/voice", self.voice, methods=["POST"]),
                 Route("/twilio/voice/turn", self.turn, methods=["POST"]),
+                Route("/twilio/voice/after", self.after, methods=["POST"]),
                 Route("/twilio/status", self.status, methods=["POST"]),
                 Route("/twilio/recording", self.recording, methods=["POST"])]
 
@@ -136,6 +140,17 @@ class TwilioWebhooks:
             sid = call_sid(form)
             event = event_from_form(form, noinput=request.query_params.get("noinput") == "1")
             return _twiml(await run_in_threadpool(self.driver.turn, sid, int(n), event))
+
+        return await self._handle(request, work, on_error=lambda: self._fallback(self.default_language))
+
+    async def after(self, request: Request) -> Response:
+        async def work(form):
+            n = request.query_params.get("n", "")
+            if not TURN_NUMBER.fullmatch(n) or n == "0":
+                raise BadRequest("the turn number n is missing or malformed")
+            sid = call_sid(form)
+            ended = after_from_form(request.query_params.get("kind", ""), form)
+            return _twiml(await run_in_threadpool(self.driver.after, sid, int(n), ended))
 
         return await self._handle(request, work, on_error=lambda: self._fallback(self.default_language))
 

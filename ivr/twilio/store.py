@@ -44,9 +44,13 @@ def claim(session: Session, call_sid: str, token: str, now: datetime, until: dat
 
 
 def save(session: Session, call_sid: str, token: str, *, state: str, done: bool, now: datetime,
-         turn: int | None = None, twiml: str | None = None, status: str | None = None) -> None:
-    """The new state (and the turn's TwiML) in the caller's transaction; releases the claim."""
+         turn: int | None = None, twiml: str | None = None, status: str | None = None,
+         call_id: str | None = None) -> None:
+    """The new state (and the turn's TwiML) in the caller's transaction; releases the claim.
+    ``call_id``: the call record of a new leg (the message after an unanswered queue)."""
     values = {"state": state, "done": done, "busy_token": None, "busy_until": None, "updated_at": now}
+    if call_id is not None:
+        values["call_id"] = call_id
     if turn is not None:
         values["turn"] = turn
     if status is not None:

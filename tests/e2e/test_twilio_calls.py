@@ -403,6 +403,125 @@ def test_without_twilio_settings_the_routes_answer_503(make_engine):
     assert response.status_code == 503 and "twilio_public_url" in response.text
 
 
+# -- after the hand-off: the rating, a message, or the queue, as the dialplan does ---------------------
+def after(call: Call, **fields) -> ET.Element:
+    """Twilio's request to the <Enqueue>/<Dial> action once the hand-off has ended."""
+    node = call.twiml.find("Enqueue")
+    node = node if node is not None else call.twiml.find("Dial")
+    assert node is not None and node.get("action"), ET.tostring(call.twiml)
+    return call._keep(call.post(path_of(node.get("action")), fields))
+
+
+def test_after_the_agent_hangs_up_the_caller_rates_the_call(twilio):
+    running, client = twilio()
+    call = Call(client)
+    call.start()
+    queued = call.press("0")
+    assert queued.find("Enqueue").get("action") == f"{PUBLIC}/twilio/voice/after?n=2&kind=queue"
+    survey = after(call, QueueResult="bridged", QueueTime="35", QueueSid="QU" + "1" * 32)
+    assert verbs(survey) == ["Gather", "Redirect"] and heard(survey) == ["survey"]
+    gather = survey.find("Gather")
+    assert (gather.get("input"), gather.get("numDigits"), gather.get("action")) == (
+        "dtmf", "1", f"{PUBLIC}/twilio/voice/turn?n=3")
+    first = call.raw
+    replay = call.post("/twilio/voice/after?n=2&kind=queue", {"QueueResult": "bridged", "QueueTime": "35",
+                                                              "QueueSid": "QU" + "1" * 32})
+    assert replay.status_code == 200 and replay.content == first      # a retry runs nothing twice
+    thanks = call.press("2")
+    assert heard(thanks) == ["survey_thanks"] and verbs(thanks)[-1] == "Hangup"
+    rec = call_record(running)               # the survey leg writes no second call record
+    assert (rec.outcome, rec.agent_status, rec.agent_answered, rec.rating) == ("handed_off", "CONTINUE", True, 2)
+    assert call.post("/twilio/status", {"CallStatus": "completed"}).status_code == 204
+    [row] = rows(running, TwilioCall)
+    assert row.done and row.turn == 3 and row.call_id == rec.id
+
+
+def test_a_caller_who_says_nothing_to_the_survey_leaves_the_call_unrated(twilio):
+    running, client = twilio()
+    call = Call(client)
+    call.start()
+    call.press("0")
+    after(call, QueueResult="bridged")
+    call.silence()
+    last = call.silence()
+    assert verbs(last)[-1] == "Hangup" and heard(last) == ["goodbye"]
+    rec = call_record(running)
+    assert rec.rating is None and rec.agent_answered
+
+
+def test_when_the_queue_does_not_answer_the_caller_leaves_a_message(twilio):
+    running, client = twilio()
+    call = Call(client, number="13900002222")
+    call.start()
+    call.press("0")
+    offer = after(call, QueueResult="queue-full")
+    assert "Record" in verbs(offer), ET.tostring(offer)
+    rec_sid = new_sid("RE")
+    done, url = call.record(seconds=9, sid=rec_sid)
+    [ticket] = rows(running, Ticket)
+    assert " ".join(ticket.number) in [s.text for s in done.findall("Say")]
+    records = {r.outcome: r for r in rows(running, CallRecord)}
+    assert set(records) == {"handed_off", "message"}
+    first, message = records["handed_off"], records["message"]
+    assert (first.agent_status, first.agent_answered) == ("FULL", False)
+    assert message.ticket_number == ticket.number and message.channel_ref == call.sid
+    assert ticket.call_id == message.id
+    # the recording callback finds the message leg's ticket
+    callback = {"RecordingSid": rec_sid, "RecordingUrl": url, "RecordingStatus": "completed",
+                "RecordingDuration": "9"}
+    assert call.post("/twilio/recording", callback).status_code == 204
+    assert [e for e in rows(running, TicketEvent) if e.action == "recording"]
+
+
+def test_a_caller_who_hangs_up_in_the_queue_hears_nothing_more(twilio):
+    running, client = twilio()
+    call = Call(client)
+    call.start()
+    call.press("0")
+    last = after(call, QueueResult="hangup", CallStatus="completed")
+    assert verbs(last) == ["Hangup"]
+    rec = call_record(running)
+    assert (rec.agent_status, rec.agent_answered) == ("ABANDONED", False)
+
+
+def test_a_queue_dialled_as_a_number_is_rated_or_left_a_message_the_same_way(twilio):
+    running, client = twilio(twilio_queue_numbers={"hotline-cmn": "+8675512345678"})
+    answered = Call(client)
+    answered.start()
+    dialled = answered.press("0")
+    assert dialled.find("Dial").get("action") == f"{PUBLIC}/twilio/voice/after?n=2&kind=queue"
+    assert heard(after(answered, DialCallStatus="completed", DialCallDuration="120")) == ["survey"]
+    unanswered = Call(client, number="13900003333")
+    unanswered.start()
+    unanswered.press("0")
+    assert "Record" in verbs(after(unanswered, DialCallStatus="no-answer"))
+    statuses = sorted((r.agent_status or "") for r in rows(running, CallRecord) if r.outcome == "handed_off")
+    assert statuses == ["CONTINUE", "TIMEOUT"]
+
+
+def test_a_seat_that_does_not_answer_sends_the_caller_to_the_queue_then_the_rating(twilio):
+    running, client = twilio()
+    call = Call(client)
+    call.start()
+    call.press("0")
+    # the hand-off of turn 1 reported as a leader seat's (the kind is in the signed action URL)
+    busy = call._keep(call.post("/twilio/voice/after?n=2&kind=leader", {"DialCallStatus": "busy"}))
+    assert verbs(busy) == ["Play", "Enqueue"] and heard(busy) == ["transfer_agent"]
+    assert busy.find("Enqueue").get("action") == f"{PUBLIC}/twilio/voice/after?n=3&kind=queue"
+    assert call_record(running).agent_status == "BUSY"
+    assert heard(after(call, QueueResult="bridged")) == ["survey"]
+    assert call_record(running).agent_status == "CONTINUE"
+
+
+def test_after_an_emergency_line_answered_the_call_ends(twilio):
+    running, client = twilio()
+    call = Call(client)
+    call.start()
+    call.press("0")
+    last = call._keep(call.post("/twilio/voice/after?n=2&kind=emergency", {"DialCallStatus": "completed"}))
+    assert verbs(last) == ["Hangup"] and call_record(running).agent_status == "ANSWER"
+
+
 # -- malformed fields ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("path,fields,status", [
     ("/twilio/voice", {"CallSid": "CA123"}, 400),
@@ -420,6 +539,13 @@ def test_without_twilio_settings_the_routes_answer_503(make_engine):
     ("/twilio/voice/turn?n=0", {"Digits": "0"}, 200),        # turn 0 was served: its TwiML again
     ("/twilio/status", {"CallStatus": "exploded"}, 400),
     ("/twilio/recording", {"RecordingSid": "RE1", "RecordingUrl": RECORDING + "RE1"}, 400),
+    ("/twilio/voice/after?n=1&kind=queue", {"QueueResult": "teleported"}, 400),
+    ("/twilio/voice/after?n=1&kind=queue", {"DialCallStatus": "melted"}, 400),
+    ("/twilio/voice/after?n=1&kind=queue", {}, 400),
+    ("/twilio/voice/after?n=1&kind=boss", {"QueueResult": "bridged"}, 400),
+    ("/twilio/voice/after?n=0&kind=queue", {"QueueResult": "bridged"}, 400),
+    ("/twilio/voice/after?kind=queue", {"QueueResult": "bridged"}, 400),
+    ("/twilio/voice/after?n=5&kind=queue", {"QueueResult": "bridged"}, 409),
 ])
 def test_malformed_fields_get_a_clear_4xx_and_change_nothing(twilio, path, fields, status):
     running, client = twilio()

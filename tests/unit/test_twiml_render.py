@@ -11,7 +11,7 @@ from flow import prompts as P
 from flow.actions import (CollectDigits, CollectSpeech, HandOff, Hangup, Play, PlayText, RecordMessage, SayDate,
                           SayDigits)
 from flow.events import Digits, HungUp, NoInput, Recorded, Speech
-from ivr.twilio.driver import BadRequest, event_from_form
+from ivr.twilio.driver import BadRequest, after_from_form, event_from_form
 from ivr.twilio.render import Turn, TwilioOptions, fallback, render
 
 URL = "https://h.example.org"
@@ -41,6 +41,11 @@ class Audio:
 TURN = Turn(language="cmn", next_turn=3, fallback_queue="hotline-cmn")
 
 
+def back(kind: str = "queue", n: int = 3) -> str:
+    """The action attributes that bring the call back when a hand-off ends."""
+    return f' action="{URL}/twilio/voice/after?n={n}&amp;kind={kind}" method="POST"'
+
+
 def test_a_speech_menu_is_a_gather_with_the_prompts_inside_and_a_no_input_redirect():
     twiml = render([Play(P.GREETING, barge_in="0"), CollectSpeech(P.MAIN_MENU_SPEECH, 15000, 2, "0129")],
                    TURN, options(), Audio())
@@ -63,26 +68,30 @@ def test_digits_are_gathered_as_dtmf_with_the_flow_timeout():
 def test_queue_hand_off_is_an_enqueue_or_a_dial_as_configured():
     actions = [Play(P.TRANSFER_AGENT), HandOff("queue", "hotline-cmn")]
     assert render(actions, TURN, options(use_say=True)) == (
-        HEAD + f"{SAY}正在转接人工服务。</Say><Enqueue>hotline-cmn</Enqueue></Response>")
+        HEAD + f"{SAY}正在转接人工服务。</Say><Enqueue{back()}>hotline-cmn</Enqueue></Response>")
     dialled = render(actions, TURN, options(use_say=True, queue_targets={"hotline-cmn": "+8675512345678"}))
-    assert dialled.endswith("<Dial><Number>+8675512345678</Number></Dial></Response>")
+    assert dialled.endswith(f"<Dial{back()}><Number>+8675512345678</Number></Dial></Response>")
     sip = render(actions, TURN, options(use_say=True, queue_targets={"hotline-cmn": "sip:agents@pbx.example.org"}))
-    assert sip.endswith("<Dial><Sip>sip:agents@pbx.example.org</Sip></Dial></Response>")
+    assert sip.endswith(f"<Dial{back()}><Sip>sip:agents@pbx.example.org</Sip></Dial></Response>")
     renamed = render(actions, TURN, options(use_say=True, queue_targets={"hotline-cmn": "cmn-agents"}))
-    assert renamed.endswith("<Enqueue>cmn-agents</Enqueue></Response>")
+    assert renamed.endswith(f"<Enqueue{back()}>cmn-agents</Enqueue></Response>")
+    # outside a stored call (turn 0: the engine's own fall-back) there is nothing to come back to
+    assert render(actions, Turn("cmn", 0, "hotline-cmn"), options(use_say=True)).endswith(
+        "<Enqueue>hotline-cmn</Enqueue></Response>")
 
 
 def test_leader_and_emergency_dial_the_configured_numbers_else_go_to_the_queue():
     opts = options(use_say=True, leader_seats={"PJSIP/leader1": "+8675588880001"},
                    emergency_numbers={"119": "+86119"})
     leader = render([HandOff("leader", "PJSIP/leader1")], TURN, opts)
-    assert leader == HEAD + "<Dial><Number>+8675588880001</Number></Dial></Response>"
+    assert leader == HEAD + f"<Dial{back('leader')}><Number>+8675588880001</Number></Dial></Response>"
     fire = render([Play(P.EMERGENCY["119"]), HandOff("emergency", "119")], TURN, opts)
-    assert fire == HEAD + f"{SAY}正在为您转接119。</Say><Dial><Number>+86119</Number></Dial></Response>"
-    unknown_seat = render([HandOff("leader", "PJSIP/leader9")], TURN, opts)
-    assert unknown_seat == HEAD + "<Enqueue>hotline-cmn</Enqueue></Response>"
+    assert fire == (HEAD + f"{SAY}正在为您转接119。</Say><Dial{back('emergency')}><Number>+86119</Number>"
+                    "</Dial></Response>")
+    unknown_seat = render([HandOff("leader", "PJSIP/leader9")], TURN, opts)     # comes back as a queue call
+    assert unknown_seat == HEAD + f"<Enqueue{back()}>hotline-cmn</Enqueue></Response>"
     police = render([HandOff("emergency", "110")], TURN, opts)
-    assert police == HEAD + "<Enqueue>hotline-cmn</Enqueue></Response>"
+    assert police == HEAD + f"<Enqueue{back()}>hotline-cmn</Enqueue></Response>"
 
 
 def test_ticket_number_and_date_are_said_in_the_call_language():
@@ -125,7 +134,7 @@ def test_text_is_escaped_and_cleaned_never_markup():
 
 def test_an_empty_turn_hangs_up_and_the_fallback_goes_to_a_person():
     assert render([], TURN, options()) == HEAD + "<Hangup /></Response>"
-    assert fallback(TURN, options(use_say=True)) == (
+    assert fallback(Turn("cmn", 0, "hotline-cmn"), options(use_say=True)) == (
         HEAD + f"{SAY}系统繁忙，正在转接人工服务。</Say><Enqueue>hotline-cmn</Enqueue></Response>")
 
 
@@ -212,3 +221,38 @@ def test_a_bad_token_is_refused_without_being_echoed():
     with pytest.raises(ConfigError) as err:
         load_settings(env={"HOTLINE_TWILIO_PUBLIC_URL": "https://x.org", "HOTLINE_TWILIO_AUTH_TOKEN": "secret token"})
     assert "secret" not in str(err.value)
+
+
+@pytest.mark.parametrize("kind,form,answered,gone,status", [
+    ("queue", {"QueueResult": "bridged"}, True, False, "CONTINUE"),
+    ("queue", {"QueueResult": "queue-full"}, False, False, "FULL"),
+    ("queue", {"QueueResult": "hangup", "CallStatus": "completed"}, False, True, ""),
+    ("queue", {"QueueResult": "system-shutdown"}, False, False, "UNKNOWN"),
+    ("queue", {"DialCallStatus": "completed"}, True, False, "CONTINUE"),
+    ("queue", {"DialCallStatus": "no-answer"}, False, False, "TIMEOUT"),
+    ("queue", {"DialCallStatus": "busy"}, False, False, "JOINUNAVAIL"),
+    ("leader", {"DialCallStatus": "completed"}, True, False, "ANSWER"),
+    ("leader", {"DialCallStatus": "busy"}, False, False, "BUSY"),
+    ("leader", {"DialCallStatus": "no-answer"}, False, False, "NOANSWER"),
+    ("leader", {"DialCallStatus": "canceled"}, False, True, "CANCEL"),
+    ("emergency", {"DialCallStatus": "failed"}, False, False, "CHANUNAVAIL"),
+    ("leader", {"QueueResult": "error"}, False, False, "CHANUNAVAIL"),
+    ("queue", {"QueueResult": "bridged", "CallStatus": "completed"}, True, True, "CONTINUE"),
+])
+def test_the_end_of_a_hand_off_is_read_as_the_dialplan_reports_it(kind, form, answered, gone, status):
+    ended = after_from_form(kind, form)
+    assert (ended.answered, ended.caller_gone, ended.status) == (answered, gone, status)
+    from callers.calls import AGENT_STATUSES
+    assert status == "" or status in AGENT_STATUSES[kind]       # a word record_agent_status accepts
+
+
+@pytest.mark.parametrize("kind,form,message", [
+    ("boss", {"QueueResult": "bridged"}, "kind"),
+    ("queue", {}, "missing"),
+    ("queue", {"QueueResult": "teleported"}, "QueueResult"),
+    ("leader", {"DialCallStatus": "exploded"}, "DialCallStatus"),
+    ("queue", {"QueueResult": "bridged", "CallStatus": "on-fire"}, "CallStatus"),
+])
+def test_a_malformed_end_of_hand_off_is_refused(kind, form, message):
+    with pytest.raises(BadRequest, match=message):
+        after_from_form(kind, form)
