@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import functools
+import getpass
 import json
 import sys
+from datetime import datetime
 
 from core.config import ConfigError, Settings, load_settings
 
@@ -21,6 +24,59 @@ def settings_from(args) -> Settings:
 def print_json(data) -> None:
     json.dump(data, sys.stdout, ensure_ascii=False, indent=2, sort_keys=True, default=str)
     sys.stdout.write("\n")
+
+
+def database_command(table: str, what: str, errors: tuple[type[Exception], ...] = ()):
+    """A sub-command run as ``func(args, settings, database)``: the configured database, disposed
+    afterwards; a database not migrated yet (no ``table``) and the domain's own ``errors`` become
+    one clear message."""
+    def wrap(func):
+        @functools.wraps(func)
+        def run(args):
+            from sqlalchemy import inspect
+
+            from core.db import Database
+
+            settings = settings_from(args)
+            database = Database(settings.db_url)
+            try:
+                if not inspect(database.engine).has_table(table):
+                    raise CommandError(f"the database has no {what} tables yet: run `hotline db upgrade`")
+                return func(args, settings, database)
+            except errors as exc:
+                raise CommandError(str(exc)) from None
+            finally:
+                database.dispose()
+        return run
+    return wrap
+
+
+def common_options(parser, *, by: bool = False) -> None:
+    """--json, --at and (for changes) --by, as every group spells them."""
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--at", metavar="ISO8601", help="when (with offset; default: now)")
+    if by:
+        parser.add_argument("--by", metavar="NAME", help="who does this (default: your login name)")
+
+
+def when(args) -> datetime:
+    """--at (an ISO 8601 time with its offset), else now."""
+    from core.clock import parse_iso, utcnow
+
+    return parse_iso(args.at, "--at") if getattr(args, "at", None) else utcnow()
+
+
+def who(args) -> str:
+    """--by, else the login name; where there is none (containers), the person must say."""
+    by = getattr(args, "by", None)
+    if by is not None:
+        if not by.strip():
+            raise CommandError("--by is empty: say who you are with --by NAME")
+        return by
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name: say so rather than guess
+        raise CommandError("say who you are with --by NAME") from None
 
 
 # Sub-command groups, in --help order; each module has register(subparsers).

@@ -7,9 +7,7 @@ message and exits non-zero, and then nothing has been written.
 from __future__ import annotations
 
 import functools
-import getpass
 import sys
-from datetime import datetime
 
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -17,9 +15,8 @@ from blocklist import queries, service, suggest, transfer
 from blocklist.check import active_block
 from blocklist.grounds import GROUNDS, describe
 from callers.numbers import InvalidNumber, parse_typed
-from core.clock import parse_iso, utcnow
 from core.db import Database
-from hotline.cli import CommandError, print_json, settings_from
+from hotline.cli import CommandError, print_json, settings_from, when, who
 
 
 def register(sub) -> None:
@@ -99,19 +96,6 @@ def _command(func):
     return run
 
 
-def _now(args) -> datetime:
-    return parse_iso(args.at, "--at") if getattr(args, "at", None) else utcnow()
-
-
-def _by(args) -> str:
-    if args.by is not None:
-        return args.by
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name (containers): say so rather than guess
-        raise CommandError("say who you are with --by NAME") from None
-
-
 def _show_block(b, zone, now, calls=None) -> str:
     status = queries.status_of(b, now)
     line = f"#{b.id} {b.number_key} {status}: {describe(b.ground, b.ground_text)}"
@@ -145,41 +129,41 @@ def _calls(args) -> list[str]:
 
 
 def add(args, settings, database) -> int:
-    now, number = _now(args), service.blockable_number(args.number)
+    now, number = when(args), service.blockable_number(args.number)
     with database.session() as s:
         block = service.add(s, service.Policy.from_settings(settings), number, args.ground, args.evidence,
-                            by=_by(args), now=now, ground_text=args.ground_text, call_ids=_calls(args))
+                            by=who(args), now=now, ground_text=args.ground_text, call_ids=_calls(args))
     return _done(args, settings, now, block, "blocked")
 
 
 def propose(args, settings, database) -> int:
-    now, number = _now(args), service.blockable_number(args.number)
+    now, number = when(args), service.blockable_number(args.number)
     with database.session() as s:
         block = service.propose(s, service.Policy.from_settings(settings), number, args.ground, args.evidence,
-                                by=_by(args), now=now, ground_text=args.ground_text, call_ids=_calls(args))
+                                by=who(args), now=now, ground_text=args.ground_text, call_ids=_calls(args))
     return _done(args, settings, now, block, "proposed" if block.state == "proposed" else "blocked")
 
 
 def approve(args, settings, database) -> int:
-    now, number = _now(args), service.blockable_number(args.number)
+    now, number = when(args), service.blockable_number(args.number)
     with database.session() as s:
-        block = service.approve(s, service.Policy.from_settings(settings), number, by=_by(args), now=now,
+        block = service.approve(s, service.Policy.from_settings(settings), number, by=who(args), now=now,
                                 note=args.note)
     return _done(args, settings, now, block, "approved")
 
 
 def reject(args, settings, database) -> int:
-    now, number = _now(args), service.blockable_number(args.number)
+    now, number = when(args), service.blockable_number(args.number)
     with database.session() as s:
-        block = service.reject(s, service.Policy.from_settings(settings), number, by=_by(args), now=now,
+        block = service.reject(s, service.Policy.from_settings(settings), number, by=who(args), now=now,
                                reason=args.reason)
     return _done(args, settings, now, block, "rejected")
 
 
 def lift(args, settings, database) -> int:
-    now, number = _now(args), service.blockable_number(args.number)
+    now, number = when(args), service.blockable_number(args.number)
     with database.session() as s:
-        block = service.lift(s, service.Policy.from_settings(settings), number, by=_by(args), now=now,
+        block = service.lift(s, service.Policy.from_settings(settings), number, by=who(args), now=now,
                              reason=args.reason)
     return _done(args, settings, now, block, "lifted")
 
@@ -187,7 +171,7 @@ def lift(args, settings, database) -> int:
 # -- reading -----------------------------------------------------------------------------
 
 def list_(args, settings, database) -> int:
-    now = _now(args)
+    now = when(args)
     if args.limit < 1:
         raise CommandError("--limit must be at least 1")
     with database.session() as s:
@@ -203,7 +187,7 @@ def list_(args, settings, database) -> int:
 
 
 def show(args, settings, database) -> int:
-    now, number = _now(args), _typed(args.number)
+    now, number = when(args), _typed(args.number)
     with database.session() as s:
         blocks = queries.blocks_of(s, number.key)
         calls = queries.cited_calls(s, [b.id for b in blocks])
@@ -241,7 +225,7 @@ def _typed(text: str):
 
 
 def check(args, settings, database) -> int:
-    now, number = _now(args), _typed(args.number)
+    now, number = when(args), _typed(args.number)
     with database.session() as s:
         block = active_block(s, number.key, now)
     zone = settings.zone
@@ -260,7 +244,7 @@ def check(args, settings, database) -> int:
 
 
 def ending_tomorrow(args, settings, database) -> int:
-    now = _now(args)
+    now = when(args)
     with database.session() as s:
         rows = queries.ending_tomorrow(s, now, settings.zone)
     if args.json:
@@ -273,7 +257,7 @@ def ending_tomorrow(args, settings, database) -> int:
 
 
 def suggest_(args, settings, database) -> int:
-    now = _now(args)
+    now = when(args)
     with database.session() as s:
         found = suggest.suggestions(s, now, suggest.Thresholds.from_settings(settings))
     if args.json:
@@ -291,7 +275,7 @@ def suggest_(args, settings, database) -> int:
 # -- files and flags ---------------------------------------------------------------------
 
 def import_(args, settings, database) -> int:
-    now, by = _now(args), _by(args)
+    now, by = when(args), who(args)
     try:
         fh = open(args.file, encoding="utf-8-sig", newline="")
     except OSError as exc:
@@ -313,7 +297,7 @@ def import_(args, settings, database) -> int:
 
 
 def export(args, settings, database) -> int:
-    now = _now(args)
+    now = when(args)
     out = sys.stdout
     if args.output:
         try:
@@ -332,9 +316,9 @@ def export(args, settings, database) -> int:
 
 
 def flag_call(args, settings, database) -> int:
-    now = _now(args)
+    now = when(args)
     with database.session() as s:
-        flag = suggest.flag_call(s, args.call_id, by=_by(args), now=now, note=args.note)
+        flag = suggest.flag_call(s, args.call_id, by=who(args), now=now, note=args.note)
         data = {"id": flag.id, "call_id": flag.call_id, "flagged_by": flag.flagged_by,
                 "flagged_at": now.astimezone(settings.zone).isoformat()}
     if args.json:

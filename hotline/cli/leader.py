@@ -8,16 +8,9 @@ nothing.
 from __future__ import annotations
 
 import argparse
-import functools
-import getpass
 import sys
-from datetime import datetime
 
-from sqlalchemy import inspect
-
-from core.clock import parse_iso, utcnow
-from core.db import Database
-from hotline.cli import CommandError, print_json, settings_from
+from hotline.cli import CommandError, common_options, database_command, print_json, when, who
 from leader_desk import ical, service
 from leader_desk.service import LeaderDeskError
 
@@ -38,36 +31,36 @@ def register(sub) -> None:
     add.add_argument("--end", required=True, metavar="HH:MM", help="local end time (24:00 allowed)")
     add.add_argument("--topic", default="", help="the topic, announced to callers")
     add.add_argument("--force", action="store_true", help="allow a session that starts in the past")
-    _common(add, by=True)
+    common_options(add, by=True)
     add.set_defaults(func=_command(add_session))
 
     lst = s.add_parser("list", help="the schedule (sessions overlapping --from … --to)")
     lst.add_argument("--from", dest="from_", metavar="YYYY-MM-DD", help="from this local date (default: all)")
     lst.add_argument("--to", metavar="YYYY-MM-DD", help="through this local date (default: all)")
     lst.add_argument("--published", action="store_true", help="leave cancelled sessions out")
-    _common(lst)
+    common_options(lst)
     lst.set_defaults(func=_command(list_sessions))
 
     cancel = s.add_parser("cancel", help="cancel a published session")
     cancel.add_argument("id", type=int, metavar="ID")
     cancel.add_argument("--reason", required=True, help="why (kept, and shown in the iCalendar)")
-    _common(cancel, by=True)
+    common_options(cancel, by=True)
     cancel.set_defaults(func=_command(cancel_session))
 
     seats = s.add_parser("seats", help="list seats, or `seats add NAME DIALSTRING`")
     seats.add_argument("words", nargs="*", metavar="add NAME DIALSTRING")
-    _common(seats, by=True)
+    common_options(seats, by=True)
     seats.set_defaults(func=_command(seats_command))
 
     leaders = s.add_parser("leaders", help="list leaders, or `leaders add NAME --title … --unit …`")
     leaders.add_argument("words", nargs="*", metavar="add NAME")
     leaders.add_argument("--title", help="the leader's title, e.g. 局长 (for add)")
     leaders.add_argument("--unit", help="the leader's unit, e.g. 市交通运输局 (for add)")
-    _common(leaders, by=True)
+    common_options(leaders, by=True)
     leaders.set_defaults(func=_command(leaders_command))
 
     live = s.add_parser("live", help="the session live now (or at --at), with the announcement")
-    _common(live)
+    common_options(live)
     live.set_defaults(func=_command(live_command))
 
     exp = s.add_parser("ical", help="the schedule as an iCalendar file (RFC 5545)")
@@ -79,40 +72,8 @@ def register(sub) -> None:
     exp.set_defaults(func=_command(ical_command))
 
 
-def _common(parser, *, by: bool = False) -> None:
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.add_argument("--at", metavar="ISO8601", help="when (with offset; default: now)")
-    if by:
-        parser.add_argument("--by", metavar="NAME", help="who does this (default: your login name)")
-
-
-def _command(func):
-    @functools.wraps(func)
-    def run(args):
-        settings = settings_from(args)
-        database = Database(settings.db_url)
-        try:
-            if not inspect(database.engine).has_table("leader_sessions"):
-                raise CommandError("the database has no leader-desk tables yet: run `hotline db upgrade`")
-            return func(args, settings, database)
-        except LeaderDeskError as exc:
-            raise CommandError(str(exc)) from None
-        finally:
-            database.dispose()
-    return run
-
-
-def _now(args) -> datetime:
-    return parse_iso(args.at, "--at") if getattr(args, "at", None) else utcnow()
-
-
-def _by(args) -> str:
-    if getattr(args, "by", None):
-        return args.by
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name (containers)
-        raise CommandError("say who you are with --by NAME") from None
+# every sub-command of the group runs on the database
+_command = database_command("leader_sessions", "leader-desk", (LeaderDeskError,))
 
 
 def _range(args, zone):
@@ -141,11 +102,11 @@ def _line(row: dict) -> str:
 # -- commands ----------------------------------------------------------------------------
 
 def add_session(args, settings, database) -> int:
-    now = _now(args)
+    now = when(args)
     with database.session() as s:
         row = service.add_session(s, leader=args.leader, unit=args.unit, seat=args.seat, day=args.date,
                                   start=args.start, end=args.end, title=args.title, topic=args.topic,
-                                  by=_by(args), now=now, zone=settings.zone, force=args.force)
+                                  by=who(args), now=now, zone=settings.zone, force=args.force)
         leader, seat = row_parts(s, row)
         data = service.session_json(row, leader, seat, settings.zone, now)
     if args.json:
@@ -161,7 +122,7 @@ def row_parts(s, row):
 
 
 def list_sessions(args, settings, database) -> int:
-    now = _now(args)
+    now = when(args)
     start, end = _range(args, settings.zone)
     with database.read_session() as s:
         rows = [service.session_json(r, leader, seat, settings.zone, now)
@@ -178,9 +139,9 @@ def list_sessions(args, settings, database) -> int:
 
 
 def cancel_session(args, settings, database) -> int:
-    now = _now(args)
+    now = when(args)
     with database.session() as s:
-        row = service.cancel_session(s, args.id, reason=args.reason, by=_by(args), now=now)
+        row = service.cancel_session(s, args.id, reason=args.reason, by=who(args), now=now)
         leader, seat = row_parts(s, row)
         data = service.session_json(row, leader, seat, settings.zone, now)
     if args.json:
@@ -201,7 +162,7 @@ def seats_command(args, settings, database) -> int:
         if words[0] != "add" or len(words) != 3:
             raise CommandError("usage: hotline leader seats [add NAME DIALSTRING]")
         with database.session() as s:
-            seat = service.add_seat(s, name=words[1], dial_string=words[2], by=_by(args), now=_now(args))
+            seat = service.add_seat(s, name=words[1], dial_string=words[2], by=who(args), now=when(args))
             data = _seat_json(seat, settings.zone)
         print_json(data) if args.json else print(f"seat added: {data['name']} → {data['dial_string']}")
         return 0
@@ -229,8 +190,8 @@ def leaders_command(args, settings, database) -> int:
         if words[0] != "add" or len(words) != 2 or not args.title or not args.unit:
             raise CommandError("usage: hotline leader leaders [add NAME --title TITLE --unit UNIT]")
         with database.session() as s:
-            leader = service.add_leader(s, name=words[1], title=args.title, unit=args.unit, by=_by(args),
-                                        now=_now(args))
+            leader = service.add_leader(s, name=words[1], title=args.title, unit=args.unit, by=who(args),
+                                        now=when(args))
             data = _leader_json(leader, settings.zone)
         print_json(data) if args.json else print(f"leader added: {data['unit']}{data['name']}{data['title']}")
         return 0
@@ -247,7 +208,7 @@ def leaders_command(args, settings, database) -> int:
 
 
 def live_command(args, settings, database) -> int:
-    now = _now(args)
+    now = when(args)
     with database.read_session() as s:
         live = service.live_session(s, now)
     data = None if live is None else {
@@ -264,7 +225,7 @@ def live_command(args, settings, database) -> int:
 
 
 def ical_command(args, settings, database) -> int:
-    now = _now(args)
+    now = when(args)
     start, end = _range(args, settings.zone)
     with database.read_session() as s:
         text = ical.export_ical(service.sessions_between(s, start=start, end=end), now=now, domain=args.domain)

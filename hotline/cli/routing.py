@@ -10,14 +10,8 @@
 from __future__ import annotations
 
 import functools
-import getpass
-from datetime import datetime
 
-from sqlalchemy import inspect
-
-from core.clock import parse_iso, utcnow
-from core.db import Database
-from hotline.cli import CommandError, print_json, settings_from
+from hotline.cli import CommandError, common_options, database_command, print_json, settings_from, when, who
 from routing import callbacks, priority
 from routing.models import CALLBACK_STATES, PRIORITY_CATEGORIES
 
@@ -32,15 +26,15 @@ def register(sub) -> None:
     add.add_argument("number", nargs="+", metavar="NUMBER", help="any usual format (spaces allowed)")
     add.add_argument("--category", default="elderly", choices=PRIORITY_CATEGORIES)
     add.add_argument("--note", default="", help="why (free text)")
-    _common(add, by=True)
+    common_options(add, by=True)
     add.set_defaults(func=_command(priority_add))
     rm = ps.add_parser("remove", help="end a number's priority registration")
     rm.add_argument("number", nargs="+", metavar="NUMBER")
-    _common(rm, by=True)
+    common_options(rm, by=True)
     rm.set_defaults(func=_command(priority_remove))
     ls = ps.add_parser("list", help="registered numbers")
     ls.add_argument("--all", action="store_true", help="also ended registrations")
-    _common(ls)
+    common_options(ls)
     ls.set_defaults(func=_command(priority_list))
 
     cb = s.add_parser("callbacks", help="call-back requests and what came of them")
@@ -49,12 +43,12 @@ def register(sub) -> None:
     cl.add_argument("--state", choices=CALLBACK_STATES)
     cl.add_argument("--limit", type=int, default=200)
     cl.add_argument("--numbers", action="store_true", help="show numbers unmasked")
-    _common(cl)
+    common_options(cl)
     cl.set_defaults(func=_command(callbacks_list))
     cc = cs.add_parser("cancel", help="cancel an open call-back request")
     cc.add_argument("id", type=int, metavar="ID")
     cc.add_argument("--reason", default="", help="why")
-    _common(cc, by=True)
+    common_options(cc, by=True)
     cc.set_defaults(func=_command(callbacks_cancel))
 
     q = s.add_parser("queues", help="live queue state from Asterisk's manager interface (QueueSummary)")
@@ -63,42 +57,14 @@ def register(sub) -> None:
     q.set_defaults(func=queues_command)
 
 
-def _common(parser, *, by: bool = False) -> None:
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.add_argument("--at", metavar="ISO8601", help="when (with offset; default: now)")
-    if by:
-        parser.add_argument("--by", metavar="NAME", help="who does this (default: your login name)")
-
-
 def _command(func):
+    """A sub-command on the routing tables; a number typed in several words is one number."""
     @functools.wraps(func)
-    def run(args):
-        settings = settings_from(args)
-        database = Database(settings.db_url)
+    def joined(args, settings, database):
         if isinstance(getattr(args, "number", None), list):
             args.number = " ".join(args.number)
-        try:
-            if not inspect(database.engine).has_table("callbacks"):
-                raise CommandError("the database has no routing tables yet: run `hotline db upgrade`")
-            return func(args, settings, database)
-        except (priority.PriorityError, callbacks.CallbackError) as exc:
-            raise CommandError(str(exc)) from None
-        finally:
-            database.dispose()
-    return run
-
-
-def _now(args) -> datetime:
-    return parse_iso(args.at, "--at") if getattr(args, "at", None) else utcnow()
-
-
-def _by(args) -> str:
-    if getattr(args, "by", None):
-        return args.by
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001
-        raise CommandError("say who you are with --by NAME") from None
+        return func(args, settings, database)
+    return database_command("callbacks", "routing", (priority.PriorityError, callbacks.CallbackError))(joined)
 
 
 def _say(args, data: dict, text: str) -> int:
@@ -108,14 +74,14 @@ def _say(args, data: dict, text: str) -> int:
 
 def priority_add(args, settings, database) -> int:
     with database.session() as s:
-        row = priority.add(s, args.number, by=_by(args), now=_now(args), category=args.category, note=args.note)
+        row = priority.add(s, args.number, by=who(args), now=when(args), category=args.category, note=args.note)
         data = priority.as_json(row, settings.zone)
     return _say(args, data, f"registered for priority ({data['category']}): {data['number']}")
 
 
 def priority_remove(args, settings, database) -> int:
     with database.session() as s:
-        row = priority.remove(s, args.number, by=_by(args), now=_now(args))
+        row = priority.remove(s, args.number, by=who(args), now=when(args))
         data = priority.as_json(row, settings.zone)
     return _say(args, data, f"priority registration ended: {data['number']}")
 
@@ -152,7 +118,7 @@ def callbacks_list(args, settings, database) -> int:
 
 def callbacks_cancel(args, settings, database) -> int:
     with database.session() as s:
-        cb = callbacks.cancel(s, args.id, by=_by(args), now=_now(args), reason=args.reason)
+        cb = callbacks.cancel(s, args.id, by=who(args), now=when(args), reason=args.reason)
         data = callbacks.as_json(cb, settings.zone)
     return _say(args, data, f"call-back #{data['id']} cancelled")
 

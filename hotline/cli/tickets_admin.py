@@ -7,16 +7,14 @@ error it prints one message, exits non-zero, and nothing has been written.
 from __future__ import annotations
 
 import functools
-import getpass
 import json
 import sys
 from pathlib import Path
 
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 
-from core.clock import parse_iso, utcnow
-from core.db import Database
-from hotline.cli import EXIT_ERROR, CommandError, print_json, settings_from
+from core.clock import parse_iso
+from hotline.cli import EXIT_ERROR, CommandError, database_command, print_json, when, who
 from tickets import dispatch as rules
 from tickets import followup, handling, jobs, lifecycle, refusals, service
 from tickets.lookup import get_ticket, get_unit
@@ -113,27 +111,12 @@ def add_commands(s) -> None:
 # -- plumbing ------------------------------------------------------------------------------
 
 def _command(func):
+    """A sub-command on the ticket tables, with ``args.now`` (--at, else now)."""
     @functools.wraps(func)
-    def run(args):
-        settings = settings_from(args)
-        database = Database(settings.db_url)
-        try:
-            if not inspect(database.engine).has_table("tickets"):
-                raise CommandError("the database has no ticket tables yet: run `hotline db upgrade`")
-            args.now = parse_iso(args.at, "--at") if args.at else utcnow()
-            return func(args, settings, database)
-        finally:
-            database.dispose()
-    return run
-
-
-def _by(args) -> str:
-    if getattr(args, "by", None):
-        return args.by
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name (containers): say so rather than guess
-        raise CommandError("say who you are with --by NAME") from None
+    def timed(args, settings, database):
+        args.now = when(args)
+        return func(args, settings, database)
+    return database_command("tickets", "ticket")(timed)
 
 
 def _done(args, settings, ticket: Ticket, verb: str, session, extra: dict | None = None) -> int:
@@ -161,13 +144,13 @@ def create(args, settings, db) -> int:
         if args.answered:
             ticket, dup = service.record_self_service(
                 s, caller_key=args.caller, call_id=args.call_id, question=args.text, answer=args.answered,
-                received_at=received, zone=settings.zone, calendar=calendar_from_db(s), answered_by=_by(args),
+                received_at=received, zone=settings.zone, calendar=calendar_from_db(s), answered_by=who(args),
                 days=settings.deadline_days), False
         else:
             created = service.create_ticket(
                 s, kind=args.kind, content=args.text, received_at=received, zone=settings.zone,
                 calendar=calendar_from_db(s), caller_key=args.caller, caller_name=args.name,
-                call_id=args.call_id, source="cli", actor=_by(args), unit=args.unit, region=args.region,
+                call_id=args.call_id, source="cli", actor=who(args), unit=args.unit, region=args.region,
                 tags=args.tags.split(","), days=settings.deadline_days, dedup=not args.no_dedup,
                 duplicate_window_days=settings.ticket_duplicate_window_days,
                 duplicate_similarity=settings.ticket_duplicate_similarity)
@@ -222,10 +205,10 @@ def list_(args, settings, db) -> int:
 def dispatch_(args, settings, db) -> int:
     with db.session() as s:
         if args.auto:
-            handling.auto_dispatch(s, args.number, actor=_by(args), now=args.now,
+            handling.auto_dispatch(s, args.number, actor=who(args), now=args.now,
                                    suggester=rules.UnitSuggester.from_session(s))
         else:
-            handling.dispatch(s, args.number, args.unit, actor=_by(args), now=args.now, note=args.note)
+            handling.dispatch(s, args.number, args.unit, actor=who(args), now=args.now, note=args.note)
         return _done(args, settings, get_ticket(s, args.number), "dispatched", s)
 
 
@@ -244,18 +227,18 @@ def suggest(args, settings, db) -> int:
     return 0
 
 
-accept = _step(lambda s, a: handling.accept(s, a.number, actor=_by(a), now=a.now), "accepted")
-decline = _step(lambda s, a: handling.decline(s, a.number, reason=a.reason, actor=_by(a), now=a.now), "sent back")
-review = _step(lambda s, a: handling.review(s, a.number, approve=True, actor=_by(a), now=a.now, note=a.note),
+accept = _step(lambda s, a: handling.accept(s, a.number, actor=who(a), now=a.now), "accepted")
+decline = _step(lambda s, a: handling.decline(s, a.number, reason=a.reason, actor=who(a), now=a.now), "sent back")
+review = _step(lambda s, a: handling.review(s, a.number, approve=True, actor=who(a), now=a.now, note=a.note),
                "closed")
-return_ = _step(lambda s, a: handling.review(s, a.number, approve=False, actor=_by(a), now=a.now, note=a.reason),
+return_ = _step(lambda s, a: handling.review(s, a.number, approve=False, actor=who(a), now=a.now, note=a.reason),
                 "returned")
-reopen = _step(lambda s, a: handling.reopen(s, a.number, reason=a.reason, actor=_by(a), now=a.now), "reopened")
+reopen = _step(lambda s, a: handling.reopen(s, a.number, reason=a.reason, actor=who(a), now=a.now), "reopened")
 
 
 def extend(args, settings, db) -> int:
     with db.session() as s:
-        handling.request_extension(s, args.number, days=args.days, reason=args.reason, actor=_by(args),
+        handling.request_extension(s, args.number, days=args.days, reason=args.reason, actor=who(args),
                                    now=args.now, max_days=settings.ticket_extension_max_days)
         if args.approve_by:
             handling.decide_extension(s, args.number, approve=True, actor=args.approve_by, now=args.now,
@@ -266,7 +249,7 @@ def extend(args, settings, db) -> int:
 
 def decide_extension(args, settings, db) -> int:
     with db.session() as s:
-        req = handling.decide_extension(s, args.number, approve=not args.deny, actor=_by(args), now=args.now,
+        req = handling.decide_extension(s, args.number, approve=not args.deny, actor=who(args), now=args.now,
                                         calendar=calendar_from_db(s), zone=settings.zone, note=args.note)
         return _done(args, settings, get_ticket(s, args.number), f"extension {req.status}", s)
 
@@ -278,7 +261,7 @@ def close(args, settings, db) -> int:
         body = path.read_text(encoding="utf-8")
     try:
         with db.session() as s:
-            handling.submit_report(s, args.number, body, actor=_by(args), now=args.now)
+            handling.submit_report(s, args.number, body, actor=who(args), now=args.now)
             return _done(args, settings, get_ticket(s, args.number), "report accepted, waiting for review", s)
     except handling.ReportRejected as exc:
         missing = [{"code": e.code, "zh": e.zh, "en": e.en} for e in exc.check.missing]
@@ -293,13 +276,13 @@ def close(args, settings, db) -> int:
 def rate(args, settings, db) -> int:
     with db.session() as s:
         ticket = get_ticket(s, args.number)
-        followup.rate(s, ticket.number, args.rating, args.now, actor=_by(args))
+        followup.rate(s, ticket.number, args.rating, args.now, actor=who(args))
         return _done(args, settings, get_ticket(s, args.number), "rated", s)
 
 
 def refuse(args, settings, db) -> int:
     with db.session() as s:
-        script = handling.refuse(s, args.number, args.code, actor=_by(args), now=args.now, note=args.note,
+        script = handling.refuse(s, args.number, args.code, actor=who(args), now=args.now, note=args.note,
                                  duplicate_of=args.duplicate_of)
         if args.json:
             return _done(args, settings, get_ticket(s, args.number), "refused", s, {"script": script})
@@ -342,9 +325,9 @@ def rules_(args, settings, db) -> int:
                 data = json.loads(Path(args.set).read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError) as exc:
                 raise CommandError(f"{args.set}: {exc}") from None
-            rules.save_rules(s, data, actor=_by(args), now=args.now, note=args.note)
+            rules.save_rules(s, data, actor=who(args), now=args.now, note=args.note)
         elif args.restore is not None:
-            rules.restore_rules(s, args.restore, actor=_by(args), now=args.now)
+            rules.restore_rules(s, args.restore, actor=who(args), now=args.now)
         if args.history:
             out = [{"version": r.version, "by": r.created_by, "at": r.created_at.isoformat(), "note": r.note,
                     "rules": json.loads(r.rules)} for r in rules.rule_versions(s)]

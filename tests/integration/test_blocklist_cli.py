@@ -1,54 +1,33 @@
 """``hotline blocklist …`` end to end on a migrated database (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
-import json
 import shutil
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
-
 from blocklist.models import Block, BlockCall, BlockedNumber, BlockEvent, CallFlag
 from callers import calls
 from hotline.cli import main
+from tests.cli_support import cli_runner, ok, refused, row_counts
 
 AT = "2026-11-25T10:00:00+08:00"
 
 
 @pytest.fixture
 def cli(database, monkeypatch, tmp_path, capsys):
-    monkeypatch.delenv("HOTLINE_CONFIG", raising=False)
-    monkeypatch.setenv("HOTLINE_DATABASE_URL", database.url)
-    monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path / "var"))
-
-    def run(*argv):
-        rc = main(["blocklist", *argv])
-        out, err = capsys.readouterr()
-        return rc, out, err
-
-    run.database = database
-    return run
+    return cli_runner(database, monkeypatch, tmp_path, capsys, group=("blocklist",))
 
 
-def ok(cli, *argv):
-    rc, out, err = cli(*argv)
-    assert rc == 0, err
-    return json.loads(out) if "--json" in argv else out
+MODELS = (BlockedNumber, Block, BlockEvent, BlockCall, CallFlag)
 
 
 def counts(database):
-    with database.session() as s:
-        return tuple(s.scalar(select(func.count()).select_from(m))
-                     for m in (BlockedNumber, Block, BlockEvent, BlockCall, CallFlag))
+    return row_counts(database, MODELS)
 
 
 def fails(cli, *argv, match):
-    before = counts(cli.database)
-    rc, out, err = cli(*argv)
-    assert rc != 0 and out == ""
-    assert err.startswith("hotline: error: ") and err.count("\n") == 1, err    # one clear message
-    assert match in err, err
-    assert counts(cli.database) == before                                       # nothing written
+    out, err = refused(cli, MODELS, *argv, match=match)
+    assert out == "" and err.count("\n") == 1, err                           # one clear message
     return err
 
 

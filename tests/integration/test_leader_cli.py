@@ -2,17 +2,15 @@
 PostgreSQL): JSON where scripts read it, one clear error and nothing written on a mistake."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
 
-from hotline.cli import main
 from leader_desk.models import Leader, LeaderSession, Seat
 from routing.models import Callback, PriorityNumber
+from tests.cli_support import cli_runner, ok, refused, row_counts
 from tests.fake_ami import FakeAMI
 
 NOW = "2026-11-20T10:00:00+08:00"
@@ -20,40 +18,19 @@ NOW = "2026-11-20T10:00:00+08:00"
 
 @pytest.fixture
 def cli(database, monkeypatch, tmp_path, capsys):
-    monkeypatch.delenv("HOTLINE_CONFIG", raising=False)
-    for name in ("HOTLINE_AMI_SECRET", "HOTLINE_AMI_PORT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOTLINE_DATABASE_URL", database.url)
-    monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path / "var"))
-
-    def run(*argv):
-        rc = main(list(argv))
-        out, err = capsys.readouterr()
-        return rc, out, err
-
-    run.database = database
-    return run
+    return cli_runner(database, monkeypatch, tmp_path, capsys,
+                      unset=("HOTLINE_AMI_SECRET", "HOTLINE_AMI_PORT"))
 
 
-def ok(cli, *argv):
-    rc, out, err = cli(*argv)
-    assert rc == 0, err
-    return json.loads(out) if "--json" in argv else out
+MODELS = (Leader, Seat, LeaderSession, PriorityNumber, Callback)
 
 
 def counts(database):
-    with database.session() as s:
-        return tuple(s.scalar(select(func.count()).select_from(m))
-                     for m in (Leader, Seat, LeaderSession, PriorityNumber, Callback))
+    return row_counts(database, MODELS)
 
 
 def fails(cli, *argv, match):
-    before = counts(cli.database)
-    rc, out, err = cli(*argv)
-    assert rc != 0
-    assert err.startswith("hotline: error: ") and match in err, err
-    assert "Traceback" not in err
-    assert counts(cli.database) == before
+    out, err = refused(cli, MODELS, *argv, match=match)
     return err
 
 

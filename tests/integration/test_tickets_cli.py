@@ -4,9 +4,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import func, select
 
-from hotline.cli import main
+from tests.cli_support import cli_runner, ok, refused, row_counts
 from tickets.models import ClosureReport, DispatchRuleSet, ExtensionRequest, Ticket, TicketEvent, Unit
 
 AT = "2026-09-25T10:00:00+08:00"
@@ -17,37 +16,18 @@ REPORT = ("2026年9月28日上午10时，市水务集团维修人员到现场核
 
 @pytest.fixture
 def cli(database, monkeypatch, tmp_path, capsys):
-    monkeypatch.delenv("HOTLINE_CONFIG", raising=False)
-    monkeypatch.setenv("HOTLINE_DATABASE_URL", database.url)
-    monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path / "var"))
-
-    def run(*argv):
-        rc = main(["tickets", *argv])
-        out, err = capsys.readouterr()
-        return rc, out, err
-
-    run.database = database
-    return run
+    return cli_runner(database, monkeypatch, tmp_path, capsys, group=("tickets",))
 
 
-def ok(cli, *argv):
-    rc, out, err = cli(*argv)
-    assert rc == 0, err
-    return json.loads(out) if "--json" in argv else out
+MODELS = (Ticket, TicketEvent, ClosureReport, ExtensionRequest, Unit, DispatchRuleSet)
 
 
 def counts(database):
-    with database.session() as s:
-        return tuple(s.scalar(select(func.count()).select_from(m))
-                     for m in (Ticket, TicketEvent, ClosureReport, ExtensionRequest, Unit, DispatchRuleSet))
+    return row_counts(database, MODELS)
 
 
 def fails(cli, *argv, match):
-    before = counts(cli.database)
-    rc, out, err = cli(*argv)
-    assert rc != 0
-    assert err.startswith("hotline: error: ") and match in err, err
-    assert counts(cli.database) == before                # nothing written
+    out, err = refused(cli, MODELS, *argv, match=match)
     return out, err
 
 
