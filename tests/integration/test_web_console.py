@@ -286,9 +286,11 @@ def test_a_unit_sees_and_handles_only_its_own_tickets(console):
     for other in ("overdue", "jtj_new", "reported", "received", "closed"):
         assert seeded.tickets[other] not in listed
         assert zjj.get(f"/console/tickets/{seeded.tickets[other]}").status_code == 404
-        assert seeded.tickets[other] not in tbody(zjj.get(f"/console/tickets?q={seeded.tickets[other]}").text)
-    assert seeded.tickets["jtj_new"] not in tbody(zjj.get("/console/tickets?unit=JTJ").text)
     token = csrf_of(zjj)
+    for other in ("overdue", "jtj_new", "reported", "received", "closed"):
+        searched = zjj.post("/console/tickets", data={"csrf_token": token, "q": seeded.tickets[other]}).text
+        assert seeded.tickets[other] not in tbody(searched)
+    assert seeded.tickets["jtj_new"] not in tbody(zjj.get("/console/tickets?unit=JTJ").text)
     response = zjj.post(f"/console/tickets/{seeded.tickets['jtj_new']}/accept", data={"csrf_token": token})
     assert response.status_code == 404
     with engine.db.session() as s:
@@ -343,12 +345,17 @@ def test_blocklist_search_add_approve_lift_with_history_and_audit(console):
     engine, app, _seeded, _clock = console
     admin = client_for(app, "admin.li")
     token = csrf_of(admin, "/console/blocklist")
-    page = admin.get("/console/blocklist?q=+86 139-1111-2222").text
+    page = admin.post("/console/blocklist/search", data={"csrf_token": token, "q": "+86 139-1111-2222"}).text
     assert "13911112222" in page and "限制中" in page and "辱骂话务员" in page
-    assert "不是有效的电话号码" in admin.get("/console/blocklist?q=12x").text
+    assert "不是有效的电话号码" in admin.post("/console/blocklist/search", data={"csrf_token": token, "q": "12x"}).text
     response = admin.post("/console/blocklist/add", data={"csrf_token": token, "number": "0752-2345678",
                                                           "ground": "no_request", "evidence": "40 次无声来电"})
     assert response.status_code == 200 and "已封禁 07522345678" in response.text
+    # the browser lands on the block's page: the number is in the page, never in a URL
+    [hop] = response.history
+    assert hop.headers["location"].startswith("/console/blocklist/block/")
+    assert "07522345678" not in str(response.url) and "2345678" not in hop.headers["location"]
+    assert "0752" not in "".join(str(r.url) for r in response.history)
     response = admin.post("/console/blocklist/approve", data={"csrf_token": token, "number": "138 2222 3333",
                                                               "note": "核实属实"})
     assert "已批准" in response.text
@@ -358,7 +365,7 @@ def test_blocklist_search_add_approve_lift_with_history_and_audit(console):
     response = admin.post("/console/blocklist/lift", data={"csrf_token": token, "number": "13911112222",
                                                            "reason": "again"})
     assert "操作未完成" in response.text
-    history = admin.get("/console/blocklist?q=13911112222").text
+    history = admin.post("/console/blocklist/search", data={"csrf_token": token, "q": "13911112222"}).text
     assert "提前解除" in history and "来电人已道歉" in history
     with engine.db.session() as s:
         events = {e.action: e.actor for e in s.scalars(select(BlockEvent))}

@@ -245,6 +245,11 @@ class Ctx:
         value = self.form.get(name) if self.form is not None else None
         return value.strip() if isinstance(value, str) else default
 
+    def value(self, name: str, default: str = "") -> str:
+        """A filter's value: the posted form's (searches that may hold personal data are posted, so
+        they stay out of URLs and access logs), else the query string's."""
+        return self.field(name, default) if self.form is not None else self.arg(name, default)
+
     def raw_field(self, name: str) -> str:
         value = self.form.get(name) if self.form is not None else None
         return value if isinstance(value, str) else ""

@@ -1,16 +1,19 @@
 """黑名单 (admins): search by any number format, block with ground and evidence, approve or reject
 proposals, lift early with a reason, the full history; agents propose from a call.
 
+A phone number never appears in a URL (nor, so, in access logs or browser history): a search is a
+POST, a number's page is reached by one of its blocks (``/console/blocklist/block/<id>``), and
+after a decision the browser goes back to that block's page.
+
 Every action calls ``blocklist.service`` with ``by`` = the signed-in person, in one transaction
 with its audit entry; the domain's own history gets the same name.
 """
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from blocklist import queries, service, suggest
 from blocklist.check import active_block
 from blocklist.grounds import GROUNDS
+from blocklist.models import Block
 from callers.models import CallRecord
 from callers.numbers import InvalidNumber, parse_typed
 from web.console.base import Console, Ctx, safe_next
@@ -18,8 +21,11 @@ from web.console.base import Console, Ctx, safe_next
 GROUND_CHOICES = [(code, zh) for code, (_en, zh) in GROUNDS.items()]
 
 
-def _page(q: str) -> str:
-    return "/console/blocklist" + (f"?q={quote(q, safe='')}" if q else "")
+INDEX = "/console/blocklist"
+
+
+def _block_page(block_id: int) -> str:
+    return f"/console/blocklist/block/{int(block_id)}#number"
 
 
 def _policy(ctx: Ctx) -> service.Policy:
@@ -31,7 +37,28 @@ def _calls(text: str) -> list[str]:
 
 
 def index(ctx: Ctx):
-    q = ctx.arg("q")
+    return _render(ctx, "")
+
+
+def search(ctx: Ctx):
+    """POST: the number typed in any format (kept out of the URL)."""
+    return _render(ctx, ctx.field("q")[:60])
+
+
+def of_block(ctx: Ctx):
+    """The page of the number a block belongs to."""
+    try:
+        block_id = int(ctx.param("block_id"))
+    except ValueError:
+        return ctx.redirect(INDEX, error="没有这条限制记录。")
+    with ctx.read() as s:
+        block = s.get(Block, block_id)
+    if block is None:
+        return ctx.redirect(INDEX, error="没有这条限制记录。")
+    return _render(ctx, block.number_key)
+
+
+def _render(ctx: Ctx, q: str):
     zone, now = ctx.zone, ctx.now
     found = None
     problem = ""
@@ -68,9 +95,9 @@ def _act(ctx: Ctx, action: str, fn, ok: str):
             ctx.audit(s, f"blocklist.{action}", number.key,
                       {"block": block.id, "state": block.state, "ground": block.ground})
     except service.BlocklistError as exc:
-        return ctx.redirect(safe_next(ctx.field("next"), _page(typed)), error=f"操作未完成：{exc}")
-    return ctx.redirect(safe_next(ctx.field("next"), _page(number.key)), ok=ok.format(number=number.key,
-                                                                                       last_day=block.last_day))
+        return ctx.redirect(safe_next(ctx.field("next"), INDEX), error=f"操作未完成：{exc}")
+    return ctx.redirect(safe_next(ctx.field("next"), _block_page(block.id)),
+                        ok=ok.format(number=number.key, last_day=block.last_day))
 
 
 def add(ctx: Ctx):
@@ -125,6 +152,8 @@ def propose(ctx: Ctx):
 
 def routes(console: Console) -> list:
     return [console.page("/console/blocklist", index, "blocklist.admin"),
+            console.page("/console/blocklist/search", search, "blocklist.admin", methods=["POST"]),
+            console.page("/console/blocklist/block/{block_id}", of_block, "blocklist.admin"),
             console.page("/console/blocklist/add", add, "blocklist.admin", methods=["POST"]),
             console.page("/console/blocklist/approve", approve, "blocklist.admin", methods=["POST"]),
             console.page("/console/blocklist/reject", reject, "blocklist.admin", methods=["POST"]),

@@ -50,10 +50,11 @@ def _scoped(s, ctx: Ctx, number: str) -> Ticket | None:
 
 
 def list_page(ctx: Ctx):
-    state, unit, deadline = ctx.arg("state"), ctx.arg("unit"), ctx.arg("deadline")
-    kind, q, review = ctx.arg("kind"), ctx.arg("q")[:100], ctx.arg("review") == "1"
+    # the filter form is posted: its free text (a name, a number) never lands in a URL
+    state, unit, deadline = ctx.value("state"), ctx.value("unit"), ctx.value("deadline")
+    kind, q, review = ctx.value("kind"), ctx.value("q")[:100], ctx.value("review") == "1"
     try:
-        page = max(1, min(int(ctx.arg("page", "1")), 10_000))
+        page = max(1, min(int(ctx.value("page", "1")), 10_000))
     except ValueError:
         page = 1
     now = ctx.now
@@ -322,7 +323,7 @@ def routes(console: Console) -> list:
     page = console.page
     post = ["POST"]
     return [
-        page("/console/tickets", list_page, "tickets.view"),
+        page("/console/tickets", list_page, "tickets.view", methods=["GET", "POST"]),
         page("/console/tickets/{number}", detail, "tickets.view"),
         page("/console/tickets/{number}/recording", recording, "tickets.view"),
         page("/console/tickets/{number}/dispatch", dispatch, "tickets.dispatch", methods=post),
