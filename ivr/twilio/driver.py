@@ -42,7 +42,7 @@ from flow.session import CallSession
 from flow.state import CallState
 from ivr.media import Media
 from ivr.twilio import recordings, store
-from ivr.twilio.render import Turn, TwilioOptions, render
+from ivr.twilio.render import Turn, TwilioOptions, nothing, render
 from ivr.twilio.render import fallback as render_fallback
 from tickets.lifecycle import ConcurrentUpdate
 
@@ -61,12 +61,14 @@ HAND_OFF_KINDS = (QUEUE, LEADER, EMERGENCY)
 QUEUE_RESULTS = ("bridged", "bridging-in-process", "redirected-from-bridged", "queue-full", "hangup", "leave",
                  "redirected", "error", "system-error", "system-shutdown")
 DIAL_STATUSES = ("completed", "answered", "busy", "no-answer", "failed", "canceled")
-_ANSWERED = ("bridged", "bridging-in-process", "redirected-from-bridged", "completed", "answered")
-_CALLER_GONE = ("hangup", "canceled")
+_ANSWERED = ("bridged", "redirected-from-bridged", "completed", "answered")
+# moved elsewhere through the REST API (e.g. by TaskRouter): Twilio runs none of our TwiML now
+_MOVED = ("redirected", "redirected-from-bridged")
 _NOT_ANSWERED_AS = {
     QUEUE: {"queue-full": "FULL", "leave": "LEAVEEMPTY", "no-answer": "TIMEOUT", "busy": "JOINUNAVAIL",
             "failed": "JOINUNAVAIL"},
-    LEADER: {"busy": "BUSY", "no-answer": "NOANSWER", "failed": "CHANUNAVAIL", "queue-full": "BUSY"},
+    LEADER: {"busy": "BUSY", "no-answer": "NOANSWER", "failed": "CHANUNAVAIL", "queue-full": "BUSY",
+             "canceled": "CANCEL"},
 }
 _NOT_ANSWERED_AS[EMERGENCY] = _NOT_ANSWERED_AS[LEADER]
 SPEECH_MAX_CHARS = 2000       # more than any utterance a <Gather> returns; longer is refused
@@ -159,6 +161,7 @@ class AfterHandOff:
     answered: bool               # a person took the call (and has hung up since)
     caller_gone: bool            # the caller hung up (in the queue, or while the seat rang)
     status: str                  # as the dialplan would report it: CONTINUE, FULL, ANSWER, BUSY, … '' = abandoned
+    moved: bool = False          # the call was redirected elsewhere: nothing more of ours is played
 
 
 def after_from_form(kind: str, form: Mapping[str, str]) -> AfterHandOff:
@@ -177,15 +180,17 @@ def after_from_form(kind: str, form: Mapping[str, str]) -> AfterHandOff:
             raise BadRequest("DialCallStatus is not a Twilio dial status")
     else:
         raise BadRequest("QueueResult or DialCallStatus is missing")
+    # only the call's own status says the caller has gone ("canceled" is a dial cancelled through the
+    # REST API; "bridging-in-process" a bridge that may never have been made: neither was answered)
     answered = result in _ANSWERED
-    gone = result in _CALLER_GONE or status in ENDED
+    gone = result == "hangup" or status in ENDED
     if answered:
         word = "CONTINUE" if kind == QUEUE else "ANSWER"
-    elif result in _CALLER_GONE:
-        word = "" if kind == QUEUE else ("CANCEL" if result == "canceled" else "")
+    elif result == "hangup":
+        word = ""
     else:
         word = _NOT_ANSWERED_AS[kind].get(result, "UNKNOWN" if kind == QUEUE else "CHANUNAVAIL")
-    return AfterHandOff(kind=kind, answered=answered, caller_gone=gone, status=word)
+    return AfterHandOff(kind=kind, answered=answered, caller_gone=gone, status=word, moved=result in _MOVED)
 
 
 @dataclass(frozen=True)
@@ -329,10 +334,8 @@ class TwilioDriver:
         if row is None:
             log.warning("twilio: turn %d of a call this engine never started; to a person", n)
             return self.fallback(self.rt.settings.default_language)
-        if row.done:
-            return self._hangup()
-        if row.turn != n - 1:
-            raise OutOfTurn(f"turn {n} is not the next turn of this call (last served: {row.turn})")
+        if row.done or row.turn != n - 1:
+            return self._served_or_out_of_turn(sid, n, row.turn, done=row.done)
         token, now = secrets.token_hex(16), self.rt.clock()
         if not self.db.write(lambda s: store.claim(s, sid, token, now, now + self.claim, after_turn=n - 1)):
             return self._wait_for(sid, n, _language(row.state, self.rt.settings.default_language))
@@ -359,7 +362,7 @@ class TwilioDriver:
             log.warning("twilio: hand-off result for a call this engine never started")
             return self._hangup()
         if row.turn != n - 1:
-            raise OutOfTurn(f"turn {n} is not the next turn of this call (last served: {row.turn})")
+            return self._served_or_out_of_turn(sid, n, row.turn)
         token = secrets.token_hex(16)
         now = self.rt.clock()
         if not self.db.write(lambda s: store.claim(s, sid, token, now, now + self.claim, after_turn=n - 1)):
@@ -372,7 +375,11 @@ class TwilioDriver:
             except Exception:  # noqa: BLE001 - the report is for figures; the caller goes on
                 log.exception("twilio call %s: hand-off outcome not recorded", row.call_id)
             call_id, session, actions = row.call_id, None, []
-            if ended.caller_gone or (ended.answered and ended.kind == EMERGENCY):
+            # the status callback may have come first: the caller is gone even if this form says not
+            gone = ended.caller_gone or row.status in ENDED
+            if ended.moved:
+                actions = None                # an empty document: Twilio runs nothing of ours now
+            elif gone or (ended.answered and ended.kind == EMERGENCY):
                 actions = [Hangup()]
             elif ended.answered:
                 session = self.rt.new_session("survey")
@@ -390,7 +397,7 @@ class TwilioDriver:
         if session is None:             # the flow is over; only the TwiML and the turn are stored
             turn = Turn(language=state.language, next_turn=n + 1,
                         fallback_queue=self.rt.settings.queue_for(state.language))
-            twiml = render(actions, turn, self.opts, self.audio)
+            twiml = render(actions, turn, self.opts, self.audio) if actions is not None else nothing()
             try:
                 self.db.write(lambda s: store.save(s, sid, token, state=row.state, done=True, now=now, turn=n,
                                                    twiml=twiml))
@@ -398,6 +405,16 @@ class TwilioDriver:
                 return self._served(sid, n) or twiml
             return twiml
         return self._finish(sid, token, n, session, actions, call_id=call_id)
+
+    def _served_or_out_of_turn(self, sid: str, n: int, last: int, done: bool = False) -> str:
+        """A duplicate delivery that lost the race to the first one gets the first one's TwiML;
+        a late turn of a call whose flow has ended hears the end."""
+        served = self._served(sid, n)
+        if served is not None:
+            return served
+        if done:
+            return self._hangup()
+        raise OutOfTurn(f"turn {n} is not the next turn of this call (last served: {last})")
 
     @staticmethod
     def _restart(sid: str, state: CallState, call_id: str, **kw) -> CallStarted:
@@ -411,9 +428,11 @@ class TwilioDriver:
         if row is None:
             return False
         now = self.rt.clock()
-        if row.done or call_status not in ENDED:
+        if call_status not in ENDED:
             self.db.write(lambda s: store.set_status(s, sid, call_status, now))
             return False
+        # claimed like a turn, even when the flow looks done: a hand-off's return may be starting
+        # the next leg right now, and that leg's record must be closed too
         token = secrets.token_hex(16)
         deadline = time.monotonic() + self.wait_s
         while not self.db.write(lambda s: store.claim(s, sid, token, self.rt.clock(),

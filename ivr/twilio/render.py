@@ -120,6 +120,11 @@ def render(actions: list, turn: Turn, opts: TwilioOptions, audio: Audio | None =
     return str(_Renderer(turn, opts, audio or NoAudio()).response(actions))
 
 
+def nothing() -> str:
+    """An empty document: for a call Twilio has already moved elsewhere."""
+    return str(VoiceResponse())
+
+
 def fallback(turn: Turn, opts: TwilioOptions, audio: Audio | None = None) -> str:
     """Something went wrong: the caller is told and goes to a person (never left in silence)."""
     return render([Play(P.TRANSFER_ERROR), HandOff(QUEUE, turn.fallback_queue)], turn, opts, audio)

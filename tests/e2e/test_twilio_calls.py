@@ -522,6 +522,65 @@ def test_after_an_emergency_line_answered_the_call_ends(twilio):
     assert verbs(last) == ["Hangup"] and call_record(running).agent_status == "ANSWER"
 
 
+def test_a_call_moved_elsewhere_by_the_api_gets_nothing_more_from_the_engine(twilio):
+    running, client = twilio()
+    call = Call(client)
+    call.start()
+    call.press("0")
+    moved = after(call, QueueResult="redirected")
+    assert verbs(moved) == [] and call.raw.endswith(b"<Response />")
+    [rec] = rows(running, CallRecord)              # no message leg was started
+    assert (rec.agent_status, rec.agent_answered) == ("UNKNOWN", False)
+    [row] = rows(running, TwilioCall)
+    assert row.done and row.call_id == rec.id
+
+
+def test_when_the_status_callback_comes_first_no_leg_is_started(twilio):
+    running, client = twilio()
+    call = Call(client)
+    call.start()
+    call.press("0")
+    assert call.post("/twilio/status", {"CallStatus": "completed"}).status_code == 204
+    # the queue's own report arrives after, still saying in-progress: the caller has gone all the same
+    last = after(call, QueueResult="queue-full")
+    assert verbs(last) == ["Hangup"]
+    [rec] = rows(running, CallRecord)
+    assert rec.agent_status == "FULL" and rec.ended_at is not None
+    assert rows(running, Ticket) == []
+
+
+def test_a_hang_up_during_the_message_leg_closes_that_leg(twilio):
+    running, client = twilio()
+    call = Call(client)
+    call.start()
+    call.press("0")
+    after(call, QueueResult="queue-full")                 # the message offer is playing
+    assert call.post("/twilio/status", {"CallStatus": "completed"}).status_code == 204
+    records = rows(running, CallRecord)
+    assert len(records) == 2 and all(r.ended_at is not None for r in records)
+    [row] = rows(running, TwilioCall)
+    assert row.done
+
+
+def test_a_duplicate_that_arrives_after_the_first_is_stored_gets_the_same_twiml(twilio, monkeypatch):
+    from ivr.twilio import driver as drv
+
+    running, client = twilio()
+    call = Call(client)
+    call.start()
+    first = call.post("/twilio/voice/turn?n=1", {"Digits": "0"})
+    real_served = drv.TwilioDriver._served
+    calls = {"n": 0}
+
+    def late_first_look(self, sid, n):      # the duplicate looked before the first one was stored
+        calls["n"] += 1
+        return None if calls["n"] == 1 else real_served(self, sid, n)
+
+    monkeypatch.setattr(drv.TwilioDriver, "_served", late_first_look)
+    again = call.post("/twilio/voice/turn?n=1", {"Digits": "0"})
+    assert again.status_code == 200 and again.content == first.content
+
+
 # -- malformed fields ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("path,fields,status", [
     ("/twilio/voice", {"CallSid": "CA123"}, 400),

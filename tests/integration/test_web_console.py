@@ -291,6 +291,8 @@ def test_a_unit_sees_and_handles_only_its_own_tickets(console):
         searched = zjj.post("/console/tickets", data={"csrf_token": token, "q": seeded.tickets[other]}).text
         assert seeded.tickets[other] not in tbody(searched)
     assert seeded.tickets["jtj_new"] not in tbody(zjj.get("/console/tickets?unit=JTJ").text)
+    # a search typed into the URL is ignored (searches are posted, so text never sits in a URL)
+    assert 'name="q" value=""' in zjj.get(f"/console/tickets?q={seeded.tickets['zjj']}").text
     response = zjj.post(f"/console/tickets/{seeded.tickets['jtj_new']}/accept", data={"csrf_token": token})
     assert response.status_code == 404
     with engine.db.session() as s:
@@ -365,6 +367,9 @@ def test_blocklist_search_add_approve_lift_with_history_and_audit(console):
     response = admin.post("/console/blocklist/lift", data={"csrf_token": token, "number": "13911112222",
                                                            "reason": "again"})
     assert "操作未完成" in response.text
+    # refused, the admin stays on that number's page (reached through its block, not the number)
+    assert "/console/blocklist/block/" in str(response.url) and 'id="number"' in response.text
+    assert "13911112222" in response.text and "13911112222" not in str(response.url)
     history = admin.post("/console/blocklist/search", data={"csrf_token": token, "q": "13911112222"}).text
     assert "提前解除" in history and "来电人已道歉" in history
     with engine.db.session() as s:

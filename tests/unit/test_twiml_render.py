@@ -234,7 +234,11 @@ def test_a_bad_token_is_refused_without_being_echoed():
     ("leader", {"DialCallStatus": "completed"}, True, False, "ANSWER"),
     ("leader", {"DialCallStatus": "busy"}, False, False, "BUSY"),
     ("leader", {"DialCallStatus": "no-answer"}, False, False, "NOANSWER"),
-    ("leader", {"DialCallStatus": "canceled"}, False, True, "CANCEL"),
+    ("leader", {"DialCallStatus": "canceled"}, False, False, "CANCEL"),       # cancelled by the API, not the caller
+    ("leader", {"DialCallStatus": "canceled", "CallStatus": "completed"}, False, True, "CANCEL"),
+    ("queue", {"QueueResult": "bridging-in-process"}, False, False, "UNKNOWN"),
+    ("queue", {"QueueResult": "redirected"}, False, False, "UNKNOWN"),
+    ("queue", {"QueueResult": "redirected-from-bridged"}, True, False, "CONTINUE"),
     ("emergency", {"DialCallStatus": "failed"}, False, False, "CHANUNAVAIL"),
     ("leader", {"QueueResult": "error"}, False, False, "CHANUNAVAIL"),
     ("queue", {"QueueResult": "bridged", "CallStatus": "completed"}, True, True, "CONTINUE"),
@@ -242,6 +246,7 @@ def test_a_bad_token_is_refused_without_being_echoed():
 def test_the_end_of_a_hand_off_is_read_as_the_dialplan_reports_it(kind, form, answered, gone, status):
     ended = after_from_form(kind, form)
     assert (ended.answered, ended.caller_gone, ended.status) == (answered, gone, status)
+    assert ended.moved == (form.get("QueueResult", "").startswith("redirected"))
     from callers.calls import AGENT_STATUSES
     assert status == "" or status in AGENT_STATUSES[kind]       # a word record_agent_status accepts
 

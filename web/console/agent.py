@@ -146,7 +146,7 @@ async def events(ctx: Ctx):
     async def stream():
         started = last_check = last_sent = time.monotonic()
         nonlocal cursor
-        yield f"retry: 3000\n: connected\n\n"
+        yield "retry: 3000\n: connected\n\n"
         while True:
             if stopping is not None and stopping.is_set():
                 return

@@ -28,6 +28,17 @@ def _block_page(block_id: int) -> str:
     return f"/console/blocklist/block/{int(block_id)}#number"
 
 
+def _number_page(ctx: Ctx, typed: str) -> str:
+    """Back to the number's page (through its latest block) when it has one, else the index."""
+    try:
+        key = parse_typed(typed).key
+    except InvalidNumber:
+        return INDEX
+    with ctx.read() as s:
+        blocks = queries.blocks_of(s, key)
+    return _block_page(blocks[-1].id) if blocks else INDEX
+
+
 def _policy(ctx: Ctx) -> service.Policy:
     return service.Policy.from_settings(ctx.settings)
 
@@ -95,7 +106,7 @@ def _act(ctx: Ctx, action: str, fn, ok: str):
             ctx.audit(s, f"blocklist.{action}", number.key,
                       {"block": block.id, "state": block.state, "ground": block.ground})
     except service.BlocklistError as exc:
-        return ctx.redirect(safe_next(ctx.field("next"), INDEX), error=f"操作未完成：{exc}")
+        return ctx.redirect(safe_next(ctx.field("next"), _number_page(ctx, typed)), error=f"操作未完成：{exc}")
     return ctx.redirect(safe_next(ctx.field("next"), _block_page(block.id)),
                         ok=ok.format(number=number.key, last_day=block.last_day))
 

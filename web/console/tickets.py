@@ -52,7 +52,8 @@ def _scoped(s, ctx: Ctx, number: str) -> Ticket | None:
 def list_page(ctx: Ctx):
     # the filter form is posted: its free text (a name, a number) never lands in a URL
     state, unit, deadline = ctx.value("state"), ctx.value("unit"), ctx.value("deadline")
-    kind, q, review = ctx.value("kind"), ctx.value("q")[:100], ctx.value("review") == "1"
+    # the text searched for only ever comes from the posted form: a number typed into a URL is ignored
+    kind, q, review = ctx.value("kind"), ctx.field("q")[:100], ctx.value("review") == "1"
     try:
         page = max(1, min(int(ctx.value("page", "1")), 10_000))
     except ValueError:
