@@ -15,6 +15,11 @@ spread over the first call so calls do not all begin in the same millisecond.
 Scenario "throughput": ``--tp-lines`` lines with no media time at all, for ``--tp-calls`` calls
 each: the most calls/s and commands/s each server sustains on this machine.
 Turnaround = time from Asterisk writing a response to reading the server's next command.
+
+Three servers, each in its own process: "floor" (answers, sets a variable: the issue's floor),
+"replay" (sends, verbatim, the command lines the engine sent on a sample silent call, with no
+flow, database or pyst2 behind them: the same call on the wire at the protocol's own cost) and
+"engine" (``hotline serve`` on SQLite).
 """
 from __future__ import annotations
 
@@ -128,10 +133,24 @@ def report(title: str, rows: dict) -> None:
         print(f"{name:8} {r['calls']:6d} {r['failed']:6d} {r['calls_per_s']:8.1f} {r['commands_per_s']:8.0f} "
               f"{r['p50_ms']:7.2f} {r['p99_ms']:7.2f} {r['max_ms']:7.1f} {r['mean_call_s']:7.2f} "
               f"{r['cpu_ms_per_call']:11.2f} {r['load_cpu_ms_per_call']:16.2f}")
-    f, e = rows["floor"], rows["engine"]
-    print(f"engine/floor: calls/s {e['calls_per_s'] / f['calls_per_s']:.0%}, commands/s "
-          f"{e['commands_per_s'] / f['commands_per_s']:.0%}  (commands per call: floor 2, engine "
-          f"{e['commands'] / max(1, e['calls']):.1f})")
+    e = rows["engine"]
+    for name in ("floor", "replay"):
+        if name in rows:
+            f = rows[name]
+            print(f"engine/{name}: calls/s {e['calls_per_s'] / f['calls_per_s']:.0%}, commands/s "
+                  f"{e['commands_per_s'] / f['commands_per_s']:.0%}  (commands per call: {name} "
+                  f"{f['commands'] / max(1, f['calls']):.1f}, engine {e['commands'] / max(1, e['calls']):.1f})")
+
+
+def engine_commands(port: int) -> list[str]:
+    """The command lines the engine sends on one silent caller's call (what the replay floor sends)."""
+    from softphone import AsteriskPeer, Listen, ScriptedCaller
+
+    r = AsteriskPeer("127.0.0.1", port, ScriptedCaller([Listen(), Listen()]), callerid="13900000000",
+                     script="hotline?lang=cmn", timeout=60).run()
+    if r.variables.get("HOTLINE_ACTION") != "queue":
+        raise SystemExit(f"the engine's sample call did not reach the queue: {r.variables}")
+    return r.lines("S>")
 
 
 def main() -> None:
@@ -151,10 +170,20 @@ def main() -> None:
         floor = subprocess.Popen([sys.executable, str(ROOT / "bench" / "floor_server.py"), "--port", str(floor_port)],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         engine = start_engine(engine_port, Path(tmp))
+        replay = None
         try:
             wait_port(floor_port, floor)
             wait_port(engine_port, engine)
-            servers = (("floor", floor_port, False, floor.pid), ("engine", engine_port, True, engine.pid))
+            # the same call on the wire with nothing behind it: the engine's own commands, replayed
+            script = Path(tmp) / "engine-call.agi"
+            script.write_text("\n".join(engine_commands(engine_port)) + "\n", encoding="utf-8")
+            replay_port = free_port()
+            replay = subprocess.Popen([sys.executable, str(ROOT / "bench" / "floor_server.py"), "--port",
+                                       str(replay_port), "--replay", str(script)],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            wait_port(replay_port, replay)
+            servers = (("floor", floor_port, False, floor.pid), ("replay", replay_port, False, replay.pid),
+                       ("engine", engine_port, True, engine.pid))
             if args.skip != "concurrent":
                 rows = {name: run_load(port, args.concurrency, args.calls, args.realtime, args.procs, is_engine,
                                        stagger_s=call_s, pid=pid) for name, port, is_engine, pid in servers}
@@ -166,7 +195,9 @@ def main() -> None:
                 report(f"throughput: {args.tp_lines} lines x {args.tp_calls} calls, no media time, "
                        f"{os.cpu_count()} cores", rows)
         finally:
-            for p in (floor, engine):
+            for p in (floor, engine, replay):
+                if p is None:
+                    continue
                 p.terminate()
                 p.wait(timeout=60)
 

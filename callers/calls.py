@@ -12,10 +12,10 @@ from callers.models import CallRecord
 _NAME_MAX = 80
 _CALLS = CallRecord.__table__
 # Built once: these run twice per call, and building a statement costs more than running it.
-_OPEN = insert(_CALLS)
+OPEN = insert(_CALLS)
 _CLOSED_FIELDS = ("ended_at", "outcome", "action", "target", "route", "hangup_point", "transcript",
                   "message_path", "ticket_number", "notes", "kb_entry", "kb_score", "kb_result")
-_CLOSE = (update(_CALLS)
+CLOSE = (update(_CALLS)
           .where(_CALLS.c.id == bindparam("b_id"), _CALLS.c.ended_at.is_(None))
           .values({name: bindparam(f"v_{name}") for name in _CLOSED_FIELDS}))
 
@@ -43,21 +43,19 @@ class CallOutcome:
     kb_result: str | None = None
 
 
-def open_call(session: Session, *, call_id: str, channel: str, channel_ref: str, caller_key: str,
-              caller_kind: str, caller_name: str | None, dnid: str, language: str,
-              started_at: datetime) -> None:
-    # Core statements on the table: this runs twice per call on the hot path, and the ORM's
-    # unit of work and bulk-update evaluation cost more than the write itself
-    session.connection().execute(_OPEN, dict(
+def open_params(*, call_id: str, channel: str, channel_ref: str, caller_key: str, caller_kind: str,
+                caller_name: str | None, dnid: str, language: str, started_at: datetime) -> dict:
+    """The parameters of ``OPEN`` for one call (what ``open_call`` writes)."""
+    return dict(
         id=call_id, channel=channel, channel_ref=(channel_ref or "")[:64], caller_key=caller_key,
         caller_kind=caller_kind, caller_name=clean_name(caller_name), dnid=(dnid or "")[:32],
         language=language, started_at=started_at, outcome="in_progress", route="", transcript="",
         notes="",
-    ))
+    )
 
 
-def close_call(session: Session, call_id: str, outcome: CallOutcome, ended_at: datetime) -> bool:
-    """Close an open record; returns False if it was already closed (closing is idempotent)."""
+def close_params(call_id: str, outcome: CallOutcome, ended_at: datetime) -> dict:
+    """The parameters of ``CLOSE`` for one call (what ``close_call`` writes)."""
     values = dict(
         ended_at=ended_at, outcome=outcome.outcome, action=outcome.action,
         target=(outcome.target or None) and outcome.target[:80], route=",".join(outcome.route),
@@ -66,8 +64,18 @@ def close_call(session: Session, call_id: str, outcome: CallOutcome, ended_at: d
         notes=outcome.notes, kb_entry=outcome.kb_entry, kb_score=outcome.kb_score,
         kb_result=outcome.kb_result,
     )
-    result = session.connection().execute(
-        _CLOSE, {"b_id": call_id, **{f"v_{name}": values[name] for name in _CLOSED_FIELDS}})
+    return {"b_id": call_id, **{f"v_{name}": values[name] for name in _CLOSED_FIELDS}}
+
+
+def open_call(session: Session, **fields) -> None:
+    # Core statements on the table: this runs twice per call on the hot path, and the ORM's
+    # unit of work and bulk-update evaluation cost more than the write itself
+    session.connection().execute(OPEN, open_params(**fields))
+
+
+def close_call(session: Session, call_id: str, outcome: CallOutcome, ended_at: datetime) -> bool:
+    """Close an open record; returns False if it was already closed (closing is idempotent)."""
+    result = session.connection().execute(CLOSE, close_params(call_id, outcome, ended_at))
     return result.rowcount == 1
 
 

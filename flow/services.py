@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from callers import calls
-from core.db import Database
+from core.db import Batched, Database
 from flow.events import CallStarted
 from flow.ports import Answer, LeaderOnDuty, MessageReceipt, Progress, Restriction, RouteDecision
 from flow.state import CallerInfo, CallState
@@ -26,12 +26,12 @@ class DbCallLog:
         self.db = db
 
     def open(self, event: CallStarted, caller: CallerInfo, at: datetime) -> None:
-        # written behind the call (SQLite: batched by the writer thread, in order with the
-        # close); a call never waits on the disk for its own record
-        future = self.db.write(lambda s: calls.open_call(
-            s, call_id=event.call_id, channel=event.channel, channel_ref=event.channel_ref,
+        # written behind the call (SQLite: batched by the writer thread, before the batch's
+        # closes, opens of a batch in one executemany); a call never waits on the disk for its record
+        future = self.db.write(Batched(calls.OPEN, calls.open_params(
+            call_id=event.call_id, channel=event.channel, channel_ref=event.channel_ref,
             caller_key=caller.key, caller_kind=caller.kind, caller_name=event.caller_name,
-            dnid=event.dnid, language=event.language, started_at=at), wait=False)
+            dnid=event.dnid, language=event.language, started_at=at), first=True), wait=False)
         future.add_done_callback(_log_failure)
 
     def close(self, state: CallState, at: datetime) -> None:
@@ -43,7 +43,7 @@ class DbCallLog:
         )
         # not waited for: the caller's hand-off does not wait on the disk; a record whose close
         # is lost in a crash is closed by callers.calls.close_stale at the next start
-        future = self.db.write(lambda s: calls.close_call(s, state.call_id, outcome, at), wait=False)
+        future = self.db.write(Batched(calls.CLOSE, calls.close_params(state.call_id, outcome, at)), wait=False)
         future.add_done_callback(_log_failure)
 
 

@@ -11,6 +11,7 @@ independent implementation of Asterisk's side (shared/docs/asterisk-agi-protocol
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from softphone import (AsteriskPeer, AstDB, CallResult, Caller, ExecOutcome, HangUp,
@@ -19,7 +20,16 @@ from softphone import (AsteriskPeer, AstDB, CallResult, Caller, ExecOutcome, Han
 
 __all__ = ["AsteriskPeer", "AstDB", "CallResult", "Caller", "ExecOutcome", "HangUp",
            "KeysOutcome", "Listen", "PlayOutcome", "Press", "RecordOutcome", "ScriptedCaller",
-           "Speak", "parse_args", "place_call", "place_calls"]
+           "Speak", "foreign_apps", "parse_args", "place_call", "place_calls"]
+
+_ENGINE_MSET = re.compile(r"HOTLINE_[A-Z_]+=[A-Za-z0-9_.:/@+*#&-]*")
+
+
+def foreign_apps(result: CallResult) -> list[tuple[str, str]]:
+    """Applications the server ran (EXEC) other than its own end-of-call ``MSet``, which may
+    only set ``HOTLINE_*`` variables to plain tokens — caller text never gets there."""
+    return [(app, options) for app, options in result.apps
+            if not (app == "MSet" and all(_ENGINE_MSET.fullmatch(p) for p in options.split(",")))]
 
 
 def place_call(port: int, *actions, host: str = "127.0.0.1", caller: Caller | None = None,

@@ -167,8 +167,7 @@ class AGIDriver:
         if state.ticket and state.route != V.ROUTE_SURVEY:
             values.append((V.TICKET, state.ticket))
         try:
-            for name, value in values:
-                self.chan.set_variable(name, value)   # dead-capable: also after a hang-up
+            self.chan.set_variables(values)     # EXEC and SET VARIABLE are dead-capable: also after a hang-up
         except (AGIHangup, AGIError, OSError) as exc:
             log.info("call %s: variables not set (%s)", state.call_id, exc.__class__.__name__)
 

@@ -24,6 +24,10 @@ def test_zero_reaches_the_queue_and_the_dialplan_reports_what_the_queue_did(aste
     assert call.caller_key == "13800138000"
     assert call.agent_status == "JOINEMPTY" and call.agent_answered is False   # no agent logged in
     assert "AGI Script agi://" in asterisk.log() or "AGI" in asterisk.log()
+    # the engine set its variables in one EXEC MSet (Asterisk logs an AGI's EXEC at verbose 3),
+    # and the dialplan acted on them: Queue(hotline-cmn), the outcome reported with HOTLINE_CALL_ID
+    assert "AGI Script Executing Application: (MSet)" in asterisk.log(), asterisk.log()[-3000:]
+    assert "MSet: ignoring" not in asterisk.log()
 
 
 def test_a_silent_caller_reaches_the_queue_within_15_seconds(asterisk, running):

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from callers.models import CallRecord
-from tests.fake_asterisk import HangUp, Listen, Press, ScriptedCaller, Speak, place_call, place_calls
+from tests.fake_asterisk import HangUp, Listen, Press, ScriptedCaller, Speak, foreign_apps, place_call, place_calls
 
 
 def record(running, call_id) -> CallRecord:
@@ -91,8 +91,12 @@ def test_hostile_caller_id_names_never_become_agi_commands(running, name):
     result = place_call(running.port, Listen(), Listen(), calleridname=name)
     assert_queue(result)
     words = [cmd[0].upper() + " " + cmd[1].upper() if len(cmd) > 1 else cmd[0].upper() for cmd in result.commands]
-    assert set(words) <= {"ANSWER", "STREAM FILE", "GET DATA", "SET VARIABLE"}, words
-    assert not result.apps
+    assert set(words) <= {"ANSWER", "STREAM FILE", "GET DATA", "SET VARIABLE", "EXEC MSET"}, words
+    # the one application run is MSet, setting the engine's own variables to the engine's values
+    assert [app for app, _ in result.apps] == ["MSet"]
+    pairs = dict(item.split("=", 1) for item in result.apps[0][1].split(","))
+    assert set(pairs) == {"HOTLINE_CALL_ID", "HOTLINE_ACTION", "HOTLINE_TARGET", "HOTLINE_LANG"}
+    assert pairs == {k: result.variables[k] for k in pairs}
     rec = only_record(running)
     assert "\n" not in rec.caller_name and "\x00" not in rec.caller_name
 
@@ -187,6 +191,35 @@ def test_back_pressure_refuses_with_failure_so_the_dialplan_falls_back(make_engi
     assert_queue(results["slow"])
 
 
+def test_asterisk_going_silent_ends_the_call_at_the_socket_timeout(make_engine):
+    """Asterisk stops answering mid-call (host frozen, network cut without a FIN): the engine
+    gives up after socket_timeout, frees the call's thread, sends nothing more and closes the
+    call record as a hang-up."""
+    import socket
+
+    running = make_engine(socket_timeout=0.5)
+    env = ("agi_network: yes\nagi_network_script: hotline?lang=cmn\nagi_request: agi://127.0.0.1/hotline\n"
+           "agi_channel: PJSIP/trunk-00000001\nagi_language: cmn\nagi_uniqueid: 1764000000.1\n"
+           "agi_callerid: 13800138000\nagi_calleridname: unknown\n\n")
+    with socket.create_connection(("127.0.0.1", running.port), timeout=10) as sock:
+        sock.sendall(env.encode())
+        received = b""
+        while True:                       # everything the engine sends until it closes
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+    assert received == b"ANSWER\n"       # then silence: no further command after the timeout
+    deadline = time.time() + 10
+    while running.server.active_calls and time.time() < deadline:
+        time.sleep(0.05)
+    assert running.server.active_calls == 0
+    with running.session() as s:
+        [record] = s.query(CallRecord).all()
+    assert record.ended_at is not None and record.outcome == "abandoned"
+    assert record.caller_key == "13800138000"
+
+
 def test_shutdown_lets_a_call_in_progress_finish_and_refuses_new_ones(make_engine):
     running = make_engine()
     results = {}
@@ -207,7 +240,7 @@ def test_speech_text_is_recognised_and_travels_with_the_call(make_engine):
     assert_queue(result)
     assert any(cmd[:2] == ["RECORD", "FILE"] for cmd in result.commands)
     rec = only_record(running)
-    assert rec.transcript == '路灯坏了" EXEC Dial x' and not result.apps
+    assert rec.transcript == '路灯坏了" EXEC Dial x' and not foreign_apps(result)
 
 
 def test_silence_with_speech_on_also_reaches_the_queue_within_15_seconds(make_engine):

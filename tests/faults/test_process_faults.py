@@ -112,6 +112,22 @@ def test_sigkill_mid_message_the_caller_reaches_a_person_and_the_message_becomes
         db.dispose()
 
 
+def _open_records(path: Path, wait: float = 0.0) -> int:
+    """Call records with no end, read with a plain sqlite3 connection (polls up to ``wait`` s)."""
+    deadline = time.time() + wait
+    while True:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        try:
+            n = conn.execute("SELECT count(*) FROM calls WHERE ended_at IS NULL").fetchone()[0]
+        except sqlite3.OperationalError:          # the schema is not there yet
+            n = 0
+        finally:
+            conn.close()
+        if n or time.time() >= deadline:
+            return n
+        time.sleep(0.02)
+
+
 def test_sigkill_leaves_no_call_record_open_after_the_stale_period(data_dir):
     engine = Serve(data_dir)
     started = threading.Event()
@@ -119,15 +135,19 @@ def test_sigkill_leaves_no_call_record_open_after_the_stale_period(data_dir):
     class Slow(ScriptedCaller):
         def on_play(self, *a, **kw):          # the greeting is playing when the engine dies
             started.set()
-            time.sleep(1.0)
+            time.sleep(3.0)
             return super().on_play(*a, **kw)
 
     t = threading.Thread(target=lambda: place_call(engine.port, caller=Slow([Listen(), Listen()])))
     t.start()
     assert started.wait(30)
+    # the record is written behind the call (group commit, a few ms): kill once it is on disk,
+    # while the greeting still plays — the record is open, and nobody will close it but recovery
+    assert _open_records(data_dir / "hotline.db", wait=10) == 1
     engine.proc.send_signal(signal.SIGKILL)
     engine.proc.wait(10)
     t.join(30)
+    assert _open_records(data_dir / "hotline.db") == 1       # the kill left it open
     Serve(data_dir, HOTLINE_STALE_CALL_MINUTES=0).stop()    # a restart long after: the period has passed
     db = Database(f"sqlite:///{data_dir / 'hotline.db'}")
     try:

@@ -106,6 +106,39 @@ def test_after_hangup_only_dead_capable_commands_are_sent():
     assert out.getvalue().count(b"\n") == 1
 
 
+def test_several_variables_in_one_mset_when_every_value_is_a_plain_token():
+    chan, out = channel("200 result=0\n")
+    chan.set_variables([("HOTLINE_CALL_ID", "01ab"), ("HOTLINE_ACTION", "leader"),
+                        ("HOTLINE_TARGET", "PJSIP/leader-01&Local/8001@leaders"), ("HOTLINE_LANG", "cmn"),
+                        ("HOTLINE_TICKET", "")])
+    assert out.getvalue() == (b'EXEC "MSet" "HOTLINE_CALL_ID=01ab,HOTLINE_ACTION=leader,'
+                              b'HOTLINE_TARGET=PJSIP/leader-01&Local/8001@leaders,HOTLINE_LANG=cmn,HOTLINE_TICKET="\n')
+
+
+@pytest.mark.parametrize("value", ["a,b", "two words", 'q"uote', "back\\slash", "x=y", "(p)", "[b]", "${X}",
+                                   "名字", "a;b", "x" * 201])
+def test_a_value_mset_would_split_or_unquote_goes_by_set_variable(value):
+    chan, out = channel("200 result=1\n200 result=1\n")
+    chan.set_variables([("HOTLINE_ACTION", "queue"), ("HOTLINE_TARGET", value)])
+    lines = out.getvalue().decode().splitlines()
+    assert len(lines) == 2 and all(line.startswith("SET VARIABLE ") for line in lines)
+
+
+def test_without_mset_the_variables_are_set_one_by_one():
+    chan, out = channel("200 result=-2\n200 result=1\n200 result=1\n")      # -2: no such application
+    chan.set_variables([("A", "1"), ("B", "2")])
+    assert out.getvalue().decode().splitlines()[1:] == ['SET VARIABLE A "1"', 'SET VARIABLE B "2"']
+
+
+def test_nothing_is_sent_once_the_connection_is_gone():
+    chan, out = channel("")
+    with pytest.raises(AGIConnectionClosed):
+        chan.set_variable("A", "1")             # EOF: Asterisk closed the connection
+    with pytest.raises(AGIConnectionClosed):
+        chan.set_variable("B", "2")             # dead-capable, but there is nobody to send to
+    assert out.getvalue() == b'SET VARIABLE A "1"\n'
+
+
 def test_511_510_520_and_eof():
     chan, _ = channel("511 Command Not Permitted on a dead channel or intercept routine\n")
     with pytest.raises(AGIDeadChannel):
