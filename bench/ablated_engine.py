@@ -20,18 +20,6 @@ if variant in ("no-records", "no-db"):
 
     flow.services.DbCallLog.open = lambda self, *args: None
     flow.services.DbCallLog.close = lambda self, *args: None
-if variant == "one-set":
-    import ivr.agi.driver
-
-    def _one_set(self) -> None:       # the four variables in one EXEC MSet (values are engine-made)
-        state = self.session.state
-        if state is not None:
-            self.chan.execute("EXEC", "MSet", f"HOTLINE_CALL_ID={state.call_id},HOTLINE_ACTION="
-                              f"{state.action or 'hangup'},HOTLINE_TARGET={state.target or ''},"
-                              f"HOTLINE_LANG={state.language}")
-
-    ivr.agi.driver.AGIDriver._export_variables = _one_set
-
 from hotline.cli import main  # noqa: E402
 
 sys.exit(main())

@@ -10,9 +10,7 @@ same two servers as there. An experiment only: a variant without its database re
 check the blocklist, one without call records keeps none.
 
 Variants: ``full`` (the engine as shipped), ``no-reads`` (blocklist check and priority registry
-answer "no" without the database), ``no-records`` (call records not written), ``no-db`` (both),
-``one-set`` (the end-of-call variables in one command instead of four: what setting them with
-``EXEC MSet`` would save).
+answer "no" without the database), ``no-records`` (call records not written), ``no-db`` (both).
 """
 from __future__ import annotations
 
@@ -27,20 +25,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
-from fastagi_bench import engine_commands, free_port, run_load, wait_port  # noqa: E402
+from fastagi_bench import engine_commands, free_port, run_load, start_engine, wait_port  # noqa: E402
 
-VARIANTS = ("full", "no-reads", "no-records", "no-db", "one-set")
+VARIANTS = ("full", "no-reads", "no-records", "no-db")
 
 
 def start(variant: str, data: Path) -> tuple[subprocess.Popen, int]:
-    env = dict(os.environ, HOTLINE_DATA_DIR=str(data), HOTLINE_LOG_LEVEL="WARNING", HOTLINE_MAX_CALLS="1200",
-               HOTLINE_ACCEPT_QUEUE="200", HOTLINE_ABLATE=variant)
-    subprocess.run([sys.executable, "-m", "hotline", "db", "upgrade"], env=env, check=True,
-                   capture_output=True, cwd=ROOT)
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "ablated_engine.py"), "serve", "--port",
-                             str(port), "--no-migrate"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = start_engine(port, data, [sys.executable, str(ROOT / "bench" / "ablated_engine.py")],
+                        HOTLINE_ABLATE=variant)
     wait_port(port, proc)
     return proc, port
 

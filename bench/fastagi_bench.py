@@ -116,12 +116,13 @@ def run_load(port: int, concurrency: int, calls: int, realtime: float, procs: in
             "load_cpu_ms_per_call": 1000 * gen / max(1, len(results))}
 
 
-def start_engine(port: int, data: Path) -> subprocess.Popen:
+def start_engine(port: int, data: Path, launcher: list[str] | None = None, **env_extra: str) -> subprocess.Popen:
+    """``hotline serve`` on a fresh SQLite database in ``data`` (``launcher``: another entry point)."""
     env = dict(os.environ, HOTLINE_DATA_DIR=str(data), HOTLINE_LOG_LEVEL="WARNING", HOTLINE_MAX_CALLS="1200",
-               HOTLINE_ACCEPT_QUEUE="200")
+               HOTLINE_ACCEPT_QUEUE="200", **env_extra)
     subprocess.run([sys.executable, "-m", "hotline", "db", "upgrade"], env=env, check=True,
                    capture_output=True, cwd=ROOT)
-    return subprocess.Popen([sys.executable, "-m", "hotline", "serve", "--port", str(port), "--no-migrate"],
+    return subprocess.Popen((launcher or [sys.executable, "-m", "hotline"]) + ["serve", "--port", str(port), "--no-migrate"],
                             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 

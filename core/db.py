@@ -78,7 +78,8 @@ def make_engine(url: str, **kw) -> Engine:
     if url.startswith("postgresql"):
         connect_args.setdefault("connect_timeout", 5)     # a database that is away is noticed in seconds
     return create_engine(url, pool_size=kw.pop("pool_size", 10), max_overflow=kw.pop("max_overflow", 20),
-                         pool_pre_ping=True, pool_timeout=10, connect_args=connect_args, **kw)
+                         pool_pre_ping=kw.pop("pool_pre_ping", True), pool_timeout=10, connect_args=connect_args,
+                         **kw)
 
 
 class Database:
@@ -111,6 +112,11 @@ class Database:
         sqlite_file = self.is_sqlite and self.engine.url.database not in (None, "", ":memory:") \
             and not self.engine.url.query
         self._readers = SQLiteReaders(self.engine.url.database) if sqlite_file else None
+        # a server database: the call path's reads have a small pool of their own with no
+        # pre-ping (one round trip per read instead of two); a connection found dead by the read
+        # itself is replaced and the read run once more (PreparedRead.first_pooled)
+        self._read_engine = (None if self.is_sqlite or "poolclass" in engine_kw else
+                             make_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=False))
         self._writer: GroupCommitWriter | None = None
         self._writer_lock = threading.Lock()
         self.incident = Incident("database", probe=self._probe)
@@ -163,7 +169,7 @@ class Database:
                 return conn.execute(statement, params or {}).first()
         if self._readers is not None:
             return self._readers.first(prepared, params or {}, self.engine.dialect)
-        return prepared.first_pooled(self.engine, params or {})
+        return prepared.first_pooled(self._read_engine or self.engine, params or {})
 
     def write(self, fn: Callable[[Session], object], *, wait: bool = True, timeout: float = 30.0):
         """``fn(session)`` committed; returns its result (wait) or a Future (no wait)."""
@@ -218,6 +224,8 @@ class Database:
             self._writer = None
         if self._readers is not None:
             self._readers.close()
+        if self._read_engine is not None:
+            self._read_engine.dispose()
         self.engine.dispose()
 
 
@@ -301,12 +309,14 @@ class PreparedRead:
         return DBAPIError.instance(self.sql, values, exc, dialect.loaded_dbapi.Error,
                                    connection_invalidated=lost, dialect=dialect)
 
-    def first_pooled(self, engine: Engine, params: dict):
-        """On a connection from SQLAlchemy's pool (PostgreSQL: pre-pinged, in autocommit)."""
+    def first_pooled(self, engine: Engine, params: dict, again: bool = True):
+        """On a connection from SQLAlchemy's pool, in autocommit. A connection that turns out to
+        be dead (the server restarted, a proxy dropped it) is invalidated and, once, the read is
+        run again on a fresh one — a read has no effect to repeat, so a pool without pre-ping is safe."""
         values = self.parameters(params)
         dialect = engine.dialect
         try:
-            fairy = engine.raw_connection()          # the pool (pre-ping on PostgreSQL) may connect
+            fairy = engine.raw_connection()          # the pool may connect
         except dialect.loaded_dbapi.Error as exc:
             raise self.error(exc, values, dialect) from exc
         dbapi_conn = fairy.dbapi_connection
@@ -317,14 +327,18 @@ class PreparedRead:
             row = self.fetch(dbapi_conn, values, dialect)
             if manual:
                 dbapi_conn.autocommit = False
-            return row
         except dialect.loaded_dbapi.Error as exc:
             lost = dialect.is_disconnect(exc, dbapi_conn, None)
             if lost:
                 fairy.invalidate(exc)
-            raise self.error(exc, values, dialect, lost) from exc
+            if not (lost and again):
+                raise self.error(exc, values, dialect, lost) from exc
+        else:
+            return row
         finally:
             fairy.close()
+        engine.pool.dispose()        # the others in the pool are likely as dead: new ones, then again
+        return self.first_pooled(engine, params, again=False)
 
 
 class SQLiteReaders:

@@ -119,18 +119,25 @@ def test_postgresql_away_is_an_outage_and_a_killed_connection_is_replaced(pg_ser
         assert away.outage(caught.value)
     finally:
         away.dispose()
-    database = dbmod.Database(pg_server, pool_size=1, max_overflow=0)
+    database = dbmod.Database(pg_server)
     try:
         record(database, "c1")
         assert database.read_first(ROW, {"key": "13800138000", "since": T0}).id == "c1"
-        with database.engine.connect() as c:    # the one pooled connection, killed from outside
-            pid = c.execute(text("SELECT pg_backend_pid()")).scalar()
+        # the reads' own pool (no pre-ping) now holds one connection: kill it from outside
+        fairy = database._read_engine.raw_connection()
+        cur = fairy.dbapi_connection.cursor()
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+        cur.close()
+        fairy.dbapi_connection.rollback()
+        fairy.close()
         admin = dbmod.make_engine(pg_server, poolclass=NullPool)
         with admin.connect() as c:
-            c.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            assert c.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
             c.commit()
         admin.dispose()
-        # the pool notices at checkout (pre-ping) and connects again: the call never sees it
+        # the read finds its connection dead, takes a new one and answers: the call never sees it
+        assert database.read_first(ROW, {"key": "13800138000", "since": T0}).id == "c1"
         assert database.read_first(ROW, {"key": "13800138000", "since": T0}).id == "c1"
     finally:
         database.dispose()
