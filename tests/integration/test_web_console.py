@@ -117,7 +117,21 @@ def test_without_a_session_pages_lead_to_the_log_in_and_writes_are_refused(conso
     response = client.get("/console/tickets?state=received", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/console/login?next=%2Fconsole%2Ftickets%3Fstate%3Dreceived"
-    assert client.post("/console/blocklist/add", data={"number": "13700001234"}).status_code == 403
+    # a form posted with no session (it expired while the page was open): nothing done, back to
+    # the log-in with a message, and from there to the page the form was on when that is a page
+    posted = client.post("/console/blocklist/add", data={"number": "13700001234"}, follow_redirects=False)
+    assert posted.status_code == 303 and posted.headers["location"] == "/console/login?next=%2Fconsole%2F"
+    from_page = client.post("/console/tickets", data={"q": "13700001234"}, follow_redirects=False,
+                            headers={"Referer": "http://testserver/console/tickets?x=13700001234"})
+    assert from_page.headers["location"] == "/console/login?next=%2Fconsole%2Ftickets"    # query dropped
+    login = client.get(from_page.headers["location"])
+    assert login.status_code == 200 and "登录已过期" in login.text
+    for referer in ("http://evil.example/console/tickets", "http://testserver/console/no-such-page",
+                    "http://testserver//evil.example/x", "not a url \ at all"):
+        out = client.post("/console/blocklist/add", data={}, headers={"Referer": referer}, follow_redirects=False)
+        assert out.headers["location"] == "/console/login?next=%2Fconsole%2F", referer
+    with _engine.db.session() as s:
+        assert s.query(Block).filter(Block.number_key == "13700001234").count() == 0     # nothing was done
     assert client.get("/", follow_redirects=False).headers["location"] == "/console/"
     # a forged cookie is no session
     client.cookies.set(COOKIE, "abc.def")

@@ -16,13 +16,13 @@ import logging
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from core.logs import mask_number
 from tickets.followup import RATINGS
@@ -167,7 +167,13 @@ class Console:
                 if request.method in ("GET", "HEAD"):
                     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                     return secure(RedirectResponse("/console/login?next=" + quote(target, safe=""), status_code=303))
-                return self.forbidden(request, None, "请先登录。")
+                # a form posted after the session ended (or never had one): nothing was done;
+                # to the log-in, and from there back to the page the form was on
+                response = RedirectResponse("/console/login?next=" + quote(page_posted_from(request), safe=""),
+                                            status_code=303)
+                set_flash(response, "error", "登录已过期，刚才提交的内容没有保存。请重新登录后再提交一次。",
+                          self.auth.policy.secure_cookie)
+                return secure(response)
             if permission is not None and not roles.can(signed.who, permission):
                 log.info("console: %s (%s) refused %s %s", signed.who.name, signed.who.role, request.method,
                          request.url.path)
@@ -196,6 +202,31 @@ class Console:
             return secure(response)
 
         return Route(path, endpoint, methods=list(methods))
+
+
+def set_flash(response: Response, kind: str, text: str, secure_cookie: bool) -> None:
+    """A one-time message for the next page (``read_flash``)."""
+    payload = json.dumps({"kind": kind, "text": text[:600]}, ensure_ascii=False)
+    value = base64.urlsafe_b64encode(payload.encode("utf-8")).decode("ascii").rstrip("=")
+    response.set_cookie(FLASH_COOKIE, value, max_age=60, path="/console", httponly=True, samesite="strict",
+                        secure=secure_cookie)
+
+
+def page_posted_from(request: Request) -> str:
+    """The console page a form was posted from (its Referer), if it is this site's and can be
+    opened again with GET; else the console's start. The query is dropped."""
+    try:
+        referer = urlsplit(request.headers.get("referer", ""))
+    except ValueError:
+        return "/console/"
+    if referer.netloc and referer.netloc != request.headers.get("host", ""):
+        return "/console/"
+    path = safe_next(referer.path, "/console/")
+    scope = {"type": "http", "path": path, "method": "GET", "root_path": ""}
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.matches(scope)[0] == Match.FULL:
+            return path
+    return "/console/"
 
 
 def read_flash(request: Request) -> dict | None:
@@ -273,10 +304,7 @@ class Ctx:
     def redirect(self, url: str, *, ok: str | None = None, error: str | None = None) -> Response:
         response = RedirectResponse(url, status_code=303)
         if ok or error:
-            payload = json.dumps({"kind": "error" if error else "ok", "text": (error or ok)[:600]}, ensure_ascii=False)
-            value = base64.urlsafe_b64encode(payload.encode("utf-8")).decode("ascii").rstrip("=")
-            response.set_cookie(FLASH_COOKIE, value, max_age=60, path="/console", httponly=True, samesite="strict",
-                                secure=self.console.auth.policy.secure_cookie)
+            set_flash(response, "error" if error else "ok", error or ok, self.console.auth.policy.secure_cookie)
         return response
 
     def audit(self, session, action: str, target: str = "", detail: dict | None = None) -> None:
