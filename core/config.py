@@ -303,6 +303,12 @@ class Settings:
             raise ConfigError(f"audiosocket_port: {self.audiosocket_port} is not a TCP port")
         if self.max_calls < 1 or self.accept_queue < 0:
             raise ConfigError("max_calls must be ≥ 1 and accept_queue ≥ 0")
+        # the longest command Asterisk may take to answer is a message's RECORD FILE: a timeout
+        # below it would cut a citizen in the middle of leaving a message
+        longest_s = max(self.message_max_ms, self.utterance_max_ms) / 1000
+        if not longest_s + 10 <= self.socket_timeout <= 86400:
+            raise ConfigError(f"socket_timeout must be at least {longest_s + 10:.0f} s (the longest recording, "
+                              "message_max_ms, plus 10 s) and at most 86400 s")
         for name in ("blocklist_suggest_window_hours", "blocklist_suggest_calls_without_request",
                      "blocklist_suggest_short_calls", "blocklist_suggest_short_call_seconds",
                      "blocklist_suggest_flagged_calls", "blocklist_suggest_flag_window_days"):

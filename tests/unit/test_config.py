@@ -31,6 +31,9 @@ def test_environment_overrides_the_file(tmp_path):
     ({"HOTLINE_FASTAGI_PORT": "many"}, "fastagi_port"),
     ({"HOTLINE_TIMEZONE": "Mars/Olympus"}, "timezone"),
     ({"HOTLINE_AGI_BUF_LEN": "4096"}, "agi_buf_len"),
+    ({"HOTLINE_SOCKET_TIMEOUT": "0"}, "socket_timeout"),
+    ({"HOTLINE_SOCKET_TIMEOUT": "60"}, "socket_timeout must be at least 130 s"),     # below a 120 s message
+    ({"HOTLINE_SOCKET_TIMEOUT": "200", "HOTLINE_MESSAGE_MAX_MS": "300000"}, "at least 310 s"),
 ])
 def test_bad_settings_name_what_is_wrong(env, message):
     with pytest.raises(ConfigError, match=message):
