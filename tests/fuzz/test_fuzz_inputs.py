@@ -145,3 +145,43 @@ def test_command_line_never_crashes(tmp_path, monkeypatch, capsys, argv):
     assert isinstance(code, int)
     err = capsys.readouterr().err
     assert "Traceback" not in err
+
+
+@settings(max_examples=400, deadline=None)
+@given(lines=st.lists(st.binary(max_size=300).map(lambda b: b.replace(b"\n", b"")), max_size=12),
+       tail=st.binary(max_size=50).map(lambda b: b.replace(b"\n", b"")),
+       cuts=st.lists(st.integers(min_value=1, max_value=97), max_size=30),
+       limit=st.sampled_from([-1, 5, 64, 8192]))
+def test_the_fastagi_line_reader_reads_what_a_buffered_file_reads(lines, tail, cuts, limit):
+    """ivr.fastagi._SocketReader against Python's own buffered socket file, whatever the TCP
+    segments: lines cut anywhere, empty lines, a last line with no end, the length limit."""
+    import io
+    import socket
+    import struct
+    import threading
+
+    from ivr.fastagi import _SocketReader
+
+    tried("test_the_fastagi_line_reader_reads_what_a_buffered_file_reads")
+    data = b"".join(line + b"\n" for line in lines) + tail
+    expected, buf = [], io.BufferedReader(io.BytesIO(data))
+    while chunk := buf.readline(limit):
+        expected.append(chunk)
+    a, b = socket.socketpair()
+    with a, b:
+        a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 5, 0))
+
+        def send():
+            pos = 0
+            for n in cuts + [len(data)]:
+                b.sendall(data[pos:pos + n])
+                pos += n
+            b.shutdown(socket.SHUT_WR)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        reader, got = _SocketReader(a), []
+        while chunk := reader.readline(limit):
+            got.append(chunk)
+        sender.join()
+    assert got == expected
