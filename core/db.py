@@ -4,8 +4,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
-import threading
 import sqlite3
+import threading
 from collections import deque, namedtuple
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -101,10 +101,8 @@ class Database:
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
         reader = self.engine.execution_options(sqlite_begin="DEFERRED") if self.is_sqlite else self.engine
         self._read_factory = sessionmaker(reader, expire_on_commit=False)
-        # one-statement reads on the call path (blocklist check, priority registry): a pooled
-        # connection and a prebuilt statement, no ORM session, no BEGIN/ROLLBACK around it (the
-        # statement reads one consistent snapshot on its own) — on PostgreSQL two round trips
-        # (pre-ping, SELECT) instead of four
+        # statements read_first's fast path does not handle (PreparedRead.build → False) run here,
+        # with no BEGIN/ROLLBACK around them
         self._hot = (self.engine.execution_options(sqlite_begin="NONE") if self.is_sqlite
                      else self.engine.execution_options(isolation_level="AUTOCOMMIT"))
         self._prepared: dict = {}            # statement -> PreparedRead (or False: not handled)
@@ -242,10 +240,10 @@ class PreparedRead:
     __slots__ = ("sql", "defaults", "required", "order", "binds", "row", "types", "results")
 
     def __init__(self, sql: str, defaults: dict, required: frozenset, order, binds: dict, fields: list[str],
-                 results: list) -> None:
+                 types: list) -> None:
         self.sql, self.defaults, self.required, self.order, self.binds = sql, defaults, required, order, binds
         self.row = namedtuple("Row", fields, rename=True)
-        self.types = results
+        self.types = types                   # the columns' types for this dialect
         self.results: list | None = None     # result processors, from the first cursor.description
 
     @classmethod
@@ -277,12 +275,12 @@ class PreparedRead:
             order=tuple(compiled.positiontup) if compiled.positional else None,
             binds=binds,
             fields=[c.key or f"c{i}" for i, c in enumerate(columns)],
-            results=[c.type.dialect_impl(dialect) for c in columns],
+            types=[c.type.dialect_impl(dialect) for c in columns],
         )
 
     def parameters(self, params: dict):
-        if params.keys() != self.required and not (self.required <= params.keys() <= self.required | self.defaults.keys()):
-            missing, unknown = self.required - params.keys(), params.keys() - self.required - self.defaults.keys()
+        missing, unknown = self.required - params.keys(), params.keys() - self.required - self.defaults.keys()
+        if missing or unknown:
             raise KeyError(f"parameters missing {sorted(missing)} or unknown {sorted(unknown)}")
         values = dict(self.defaults)
         values.update(params)
