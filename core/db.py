@@ -345,33 +345,54 @@ class SQLiteReaders:
     A pool with a lock and a condition costs little alone, but with dozens of call threads each
     checkout becomes a hand-off between threads (futex calls, context switches): measured at
     40 threads, ≈ 95 µs of CPU per read through SQLAlchemy's pool against ≈ 30 µs here.
-    ``deque.pop``/``append`` are atomic, so no lock is taken. A connection that saw an error is
-    closed, never reused; at most ``keep`` idle connections are kept.
+    ``deque.pop``/``append`` are atomic, so no lock is taken. ``size`` connections are opened
+    together at the first read and kept (a fixed set of file descriptors, like a pool filled
+    up front); a read that finds them all busy opens one of its own and closes it after. A
+    connection that saw an error is closed and replaced. 32: with 8, forty saturating call lines
+    often found all busy and the two reads cost ≈ 0.54 ms per call instead of ≈ 0.16.
     """
 
-    def __init__(self, path: str, keep: int = 32) -> None:
-        self.path, self.keep = path, keep
+    def __init__(self, path: str, size: int = 32) -> None:
+        self.path, self.size = path, size
         self._free: deque = deque()
+        self._opened = False
+        self._open_lock = threading.Lock()
+        self.extra = 0               # reads that found every kept connection busy
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False, isolation_level=None)
+        _sqlite_pragmas(conn, None)
+        return conn
 
     def first(self, prepared: PreparedRead, params: dict, dialect):
         values = prepared.parameters(params)
+        kept = True
         try:
-            conn = self._free.pop()
-        except IndexError:
+            if not self._opened:
+                with self._open_lock:            # once: the set is opened by one thread
+                    if not self._opened:
+                        self._free.extend([self._connect() for _ in range(self.size)])
+                        self._opened = True
             try:
-                conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False, isolation_level=None)
-                _sqlite_pragmas(conn, None)
-            except sqlite3.Error as exc:
-                raise prepared.error(exc, values, dialect) from exc
+                conn = self._free.pop()
+            except IndexError:
+                kept, conn = False, self._connect()
+                self.extra += 1
+        except sqlite3.Error as exc:
+            raise prepared.error(exc, values, dialect) from exc
         try:
             row = prepared.fetch(conn, values, dialect)
-        except sqlite3.Error as exc:
+        except BaseException as exc:
             conn.close()
-            raise prepared.error(exc, values, dialect) from exc
-        except BaseException:
-            conn.close()
+            if kept:                 # keep the set whole: a fresh one in its place
+                try:
+                    self._free.append(self._connect())
+                except sqlite3.Error:
+                    pass
+            if isinstance(exc, sqlite3.Error):
+                raise prepared.error(exc, values, dialect) from exc
             raise
-        if len(self._free) < self.keep:
+        if kept:
             self._free.append(conn)
         else:
             conn.close()

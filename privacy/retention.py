@@ -164,6 +164,19 @@ class _Run:
         self.db, self.report, self.dir, self.extra, self.batch = db, report, recordings_dir, extra, batch
         self.handled: set[str] = set()       # file paths deleted (or, dry, to delete) in this run
 
+    def _pages(self, key, columns: tuple, where, start):
+        """Rows ``(key, *columns)`` matching ``where`` in pages of ``self.batch``, by ascending
+        ``key`` (keyset paging: a page changed by the caller does not shift the next one)."""
+        last = start
+        while True:
+            with self.db.read_session() as s:
+                rows = s.execute(select(key, *columns).where(where, key > last).order_by(key)
+                                 .limit(self.batch)).all()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield rows
+
     # -- recordings on tickets and call records ---------------------------------------------
 
     def ticket_recordings(self) -> None:
@@ -172,15 +185,8 @@ class _Run:
         with self.db.read_session() as s:
             r.remote_recordings_kept += s.scalar(select(func.count()).select_from(Ticket).where(
                 finished_ticket(cutoff), Ticket.recording_path.contains("://"))) or 0
-        last = 0
-        while True:
-            with self.db.read_session() as s:
-                rows = s.execute(select(Ticket.id, Ticket.recording_path)
-                                 .where(finished_ticket(cutoff), _local(Ticket.recording_path), Ticket.id > last)
-                                 .order_by(Ticket.id).limit(self.batch)).all()
-            if not rows:
-                return
-            last = rows[-1][0]
+        for rows in self._pages(Ticket.id, (Ticket.recording_path,),
+                                and_(finished_ticket(cutoff), _local(Ticket.recording_path)), 0):
             if not r.dry_run:
                 with self.db.session() as s:
                     for ticket_id, path in rows:
@@ -199,15 +205,7 @@ class _Run:
         needed = exists().where(Ticket.recording_path == CallRecord.message_path, not_(finished_ticket(cutoff)))
         where = and_(finished_call(cutoff), _local(CallRecord.message_path), not_(needed))
         note = f"recording deleted {r.at.date().isoformat()} (retention {r.recordings_days} days)"
-        last = ""
-        while True:
-            with self.db.read_session() as s:
-                rows = s.execute(select(CallRecord.id, CallRecord.message_path, CallRecord.notes)
-                                 .where(where, CallRecord.id > last).order_by(CallRecord.id)
-                                 .limit(self.batch)).all()
-            if not rows:
-                return
-            last = rows[-1][0]
+        for rows in self._pages(CallRecord.id, (CallRecord.message_path, CallRecord.notes), where, ""):
             if not r.dry_run:
                 with self.db.session() as s:
                     for call_id, _path, notes in rows:
@@ -285,14 +283,8 @@ class _Run:
     def anonymise_tickets(self) -> None:
         r = self.report
         where = and_(finished_ticket(r.personal_before), _not_anonymised(Ticket))
-        last = 0
-        while True:
-            with self.db.read_session() as s:
-                ids = list(s.scalars(select(Ticket.id).where(where, Ticket.id > last).order_by(Ticket.id)
-                                     .limit(self.batch)))
-            if not ids:
-                return
-            last = ids[-1]
+        for rows in self._pages(Ticket.id, (), where, 0):
+            ids = [row[0] for row in rows]
             if not r.dry_run:
                 with self.db.session() as s:
                     for ticket_id in ids:
@@ -306,16 +298,8 @@ class _Run:
         r = self.report
         where = and_(finished_call(r.personal_before), _not_anonymised(CallRecord))
         note = f"personal data removed {r.at.date().isoformat()} (retention {r.personal_days} days)"
-        last = ""
-        while True:
-            with self.db.read_session() as s:
-                rows = s.execute(select(CallRecord.id, CallRecord.caller_key, CallRecord.transcript,
-                                        CallRecord.notes)
-                                 .where(where, CallRecord.id > last).order_by(CallRecord.id)
-                                 .limit(self.batch)).all()
-            if not rows:
-                return
-            last = rows[-1][0]
+        for rows in self._pages(CallRecord.id, (CallRecord.caller_key, CallRecord.transcript, CallRecord.notes),
+                                where, ""):
             if not r.dry_run:
                 with self.db.session() as s:
                     for call_id, key, transcript, notes in rows:

@@ -16,11 +16,8 @@ import functools
 import getpass
 import sys
 
-from sqlalchemy import inspect
-
 from core.clock import utcnow
-from core.db import Database
-from hotline.cli import CommandError, print_json, settings_from
+from hotline.cli import CommandError, database_command, print_json
 
 
 def register(sub) -> None:
@@ -50,19 +47,9 @@ def register(sub) -> None:
 def _command(func):
     @functools.wraps(func)
     def run(args):
-        settings = settings_from(args)
-        database = Database(settings.db_url)
-        try:
-            if not inspect(database.engine).has_table("console_users"):
-                raise CommandError("the database has no console tables yet: run `hotline db upgrade`")
-            from web.console.users import UserError
+        from web.console.users import UserError      # at run time: argon2 only for this group
 
-            try:
-                return func(args, settings, database)
-            except UserError as exc:
-                raise CommandError(str(exc)) from exc
-        finally:
-            database.dispose()
+        return database_command("console_users", "console", (UserError,))(func)(args)
     return run
 
 

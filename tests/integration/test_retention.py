@@ -312,3 +312,15 @@ def test_the_domain_function_needs_aware_time_and_positive_periods(database, tmp
 def test_bad_periods_are_refused_with_one_message(cli, capsys):
     assert cli("--recordings-older-than", "0") == 2
     assert "--recordings-older-than" in capsys.readouterr().err
+
+
+def test_one_record_per_batch_purges_exactly_the_same(database, cli):
+    """Keyset paging over several pages (batch=1) reaches every record once."""
+    s = build(database, cli.data_dir)
+    report = purge(database, now=NOW, recordings_dir=cli.data_dir / "recordings", recordings_days=REC_DAYS,
+                   personal_days=PERSONAL_DAYS, batch=1)
+    assert (report.ticket_recordings, report.call_recordings, report.tickets_anonymised,
+            report.calls_anonymised) == (2, 2, 3, 2)
+    assert ticket(database, s["old_closed"].number).recording_path is None
+    assert call(database, s["old_call"]).transcript == MARKER
+    assert call(database, s["recent_call"]).caller_key == "13900009999"
