@@ -5,8 +5,9 @@
 
 Both servers run as separate processes; the load comes from the fake Asterisk (softphone) in
 ``--procs`` processes of threads. Each simulated caller stays silent, so each engine call is the
-full default flow: ANSWER, greeting, menu (GET DATA timeout), transfer prompt, four SET
-VARIABLEs, a call record opened and closed in SQLite. The floor only answers and sets a variable.
+full default flow as the shipped dialplan starts it (answered already): greeting, menu (GET DATA
+timeout), transfer prompt, the end-of-call variables in one EXEC MSet, a call record opened and
+closed in SQLite. The floor only answers and sets a variable.
 
 Scenario "concurrent": ``--concurrency`` lines each place ``--calls`` calls in a row; simulated
 prompts and timeouts take real time scaled by ``--realtime`` (1.0 = as on a phone, so a silent
@@ -16,10 +17,11 @@ Scenario "throughput": ``--tp-lines`` lines with no media time at all, for ``--t
 each: the most calls/s and commands/s each server sustains on this machine.
 Turnaround = time from Asterisk writing a response to reading the server's next command.
 
-Three servers, each in its own process: "floor" (answers, sets a variable: the issue's floor),
-"replay" (sends, verbatim, the command lines the engine sent on a sample silent call, with no
-flow, database or pyst2 behind them: the same call on the wire at the protocol's own cost) and
-"engine" (``hotline serve`` on SQLite).
+Four servers, each in its own process: "floor" (answers, sets a variable: the issue's floor, on
+the engine's own model, calls as greenlets on a hub thread), "floor-thr" (the same floor with a
+thread per call), "replay" (sends, verbatim, the command lines the engine sent on a sample silent
+call, with no flow, database or pyst2 behind them: the same call on the wire at the protocol's
+own cost) and "engine" (``hotline serve`` on SQLite).
 """
 from __future__ import annotations
 
@@ -72,7 +74,7 @@ def _client_batch(args) -> list[tuple[bool, float, list[float]]]:
             t0 = time.perf_counter()
             caller = ScriptedCaller([Listen(), Listen()])
             # the route as the shipped dialplan calls it (language given: no caller-history lookup)
-            r = AsteriskPeer("127.0.0.1", port, caller, callerid=f"139{offset + i:04d}{k:04d}", script="hotline?lang=cmn",
+            r = AsteriskPeer("127.0.0.1", port, caller, callerid=f"139{offset + i:04d}{k:04d}", script="hotline?lang=cmn&answered=1",
                              realtime=realtime, timeout=60).run()
             ok = r.variables.get("HOTLINE_ACTION") == "queue" and (
                 not expect_engine or (r.agistatus == "SUCCESS" and r.variables.get("HOTLINE_CALL_ID")))
@@ -128,14 +130,14 @@ def start_engine(port: int, data: Path, launcher: list[str] | None = None, **env
 
 def report(title: str, rows: dict) -> None:
     print(f"\n# {title}")
-    print(f"{'server':8} {'calls':>6} {'failed':>6} {'calls/s':>8} {'cmds/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
+    print(f"{'server':9} {'calls':>6} {'failed':>6} {'calls/s':>8} {'cmds/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
           f"{'max ms':>7} {'call s':>7} {'cpu ms/call':>11} {'load cpu ms/call':>16}")
     for name, r in rows.items():
-        print(f"{name:8} {r['calls']:6d} {r['failed']:6d} {r['calls_per_s']:8.1f} {r['commands_per_s']:8.0f} "
+        print(f"{name:9} {r['calls']:6d} {r['failed']:6d} {r['calls_per_s']:8.1f} {r['commands_per_s']:8.0f} "
               f"{r['p50_ms']:7.2f} {r['p99_ms']:7.2f} {r['max_ms']:7.1f} {r['mean_call_s']:7.2f} "
               f"{r['cpu_ms_per_call']:11.2f} {r['load_cpu_ms_per_call']:16.2f}")
     e = rows["engine"]
-    for name in ("floor", "replay"):
+    for name in ("floor", "floor-thr", "replay"):
         if name in rows:
             f = rows[name]
             print(f"engine/{name}: calls/s {e['calls_per_s'] / f['calls_per_s']:.0%}, commands/s "
@@ -148,7 +150,7 @@ def engine_commands(port: int) -> list[str]:
     from softphone import AsteriskPeer, Listen, ScriptedCaller
 
     r = AsteriskPeer("127.0.0.1", port, ScriptedCaller([Listen(), Listen()]), callerid="13900000000",
-                     script="hotline?lang=cmn", timeout=60).run()
+                     script="hotline?lang=cmn&answered=1", timeout=60).run()
     if r.variables.get("HOTLINE_ACTION") != "queue":
         raise SystemExit(f"the engine's sample call did not reach the queue: {r.variables}")
     return r.lines("S>")
@@ -168,12 +170,17 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         floor_port, engine_port = free_port(), free_port()
+        threads_port = free_port()
         floor = subprocess.Popen([sys.executable, str(ROOT / "bench" / "floor_server.py"), "--port", str(floor_port)],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        floor_threads = subprocess.Popen([sys.executable, str(ROOT / "bench" / "floor_server.py"), "--port",
+                                          str(threads_port), "--model", "threads"],
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         engine = start_engine(engine_port, Path(tmp))
         replay = None
         try:
             wait_port(floor_port, floor)
+            wait_port(threads_port, floor_threads)
             wait_port(engine_port, engine)
             # the same call on the wire with nothing behind it: the engine's own commands, replayed
             script = Path(tmp) / "engine-call.agi"
@@ -183,8 +190,8 @@ def main() -> None:
                                        str(replay_port), "--replay", str(script)],
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             wait_port(replay_port, replay)
-            servers = (("floor", floor_port, False, floor.pid), ("replay", replay_port, False, replay.pid),
-                       ("engine", engine_port, True, engine.pid))
+            servers = (("floor", floor_port, False, floor.pid), ("floor-thr", threads_port, False, floor_threads.pid),
+                       ("replay", replay_port, False, replay.pid), ("engine", engine_port, True, engine.pid))
             if args.skip != "concurrent":
                 rows = {name: run_load(port, args.concurrency, args.calls, args.realtime, args.procs, is_engine,
                                        stagger_s=call_s, pid=pid) for name, port, is_engine, pid in servers}
@@ -196,7 +203,7 @@ def main() -> None:
                 report(f"throughput: {args.tp_lines} lines x {args.tp_calls} calls, no media time, "
                        f"{os.cpu_count()} cores", rows)
         finally:
-            for p in (floor, engine, replay):
+            for p in (floor, floor_threads, engine, replay):
                 if p is None:
                     continue
                 p.terminate()

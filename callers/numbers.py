@@ -228,7 +228,8 @@ def _parse(raw: object, *, default_area_code: str | None, strict: bool) -> Phone
     limit = MAX_URI_CHARS if _URI_START.match(text) else MAX_NUMBER_CHARS
     if len(text) > limit:
         raise _invalid(raw, f"it is {len(text)} characters long, more than {limit}", "too_long")
-    if any(unicodedata.category(ch) in _CONTROL_CATEGORIES for ch in text):
+    if not (text.isascii() and text.isprintable()) and any(  # printable ASCII: no Unicode lookups
+            unicodedata.category(ch) in _CONTROL_CATEGORIES for ch in text):
         raise _invalid(raw, "it contains a control or invisible character", "control_character")
 
     text = text.translate(_TO_ASCII)

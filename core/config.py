@@ -101,6 +101,9 @@ class Settings:
     # concurrency and robustness of the FastAGI server
     max_calls: int = 1000
     accept_queue: int = 200
+    # hub threads the calls are spread over (core.cooperative): 1 is the least CPU per call; more
+    # when call steps wait on the network (PostgreSQL reads), so one slow step holds up fewer calls
+    fastagi_hubs: int = 1
     socket_timeout: float = 180.0
     shutdown_grace: float = 30.0
     # a call stays in the engine's hands for minutes at most (prompts, a 2-minute message): a call
@@ -303,6 +306,8 @@ class Settings:
             raise ConfigError(f"audiosocket_port: {self.audiosocket_port} is not a TCP port")
         if self.max_calls < 1 or self.accept_queue < 0:
             raise ConfigError("max_calls must be ≥ 1 and accept_queue ≥ 0")
+        if not 1 <= self.fastagi_hubs <= 16:
+            raise ConfigError("fastagi_hubs must be 1 to 16")
         # the longest command Asterisk may take to answer is a message's RECORD FILE: a timeout
         # below it would cut a citizen in the middle of leaving a message
         longest_s = max(self.message_max_ms, self.utterance_max_ms) / 1000

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from core.config import PROJECT_ROOT
+from core.cooperative import wait_future
 from core.logs import Incident
 
 log = logging.getLogger(__name__)
@@ -184,7 +185,7 @@ class Database:
             if self._writer is None:
                 self._writer = GroupCommitWriter(self)
         fut = self._writer.submit(fn, retry=not wait)
-        return fut.result(timeout) if wait else fut
+        return wait_future(fut, timeout) if wait else fut
 
     def ping(self) -> bool:
         try:
@@ -247,11 +248,19 @@ class PreparedRead:
         self.results: list | None = None     # result processors, from the first cursor.description
 
     @classmethod
-    def build(cls, statement, dialect) -> "PreparedRead | bool":
-        compiled = statement.compile(dialect=dialect)
+    def build(cls, statement, dialect, write_keys: tuple[str, ...] | None = None) -> "PreparedRead | bool":
+        """``write_keys``: an INSERT/UPDATE given those parameters (``PreparedRead.write``)."""
+        if write_keys is None:
+            compiled = statement.compile(dialect=dialect)
+        else:
+            compiled = statement.compile(dialect=dialect, column_keys=list(write_keys))
         if (compiled.literal_execute_params or compiled.post_compile_params
-                or not hasattr(statement, "selected_columns")):
-            return False             # expanding IN, literal-execute parameters: left to SQLAlchemy
+                or (write_keys is None and not hasattr(statement, "selected_columns"))
+                or (write_keys is not None and (getattr(compiled, "insert_prefetch", None)
+                                                or getattr(compiled, "update_prefetch", None)
+                                                or getattr(compiled, "returning", None)))):
+            return False             # expanding IN, literal-execute parameters, Python-side
+                                     # column defaults, RETURNING: left to SQLAlchemy
         binds, defaults, required = {}, {}, set()
         for bind, name in compiled.bind_names.items():
             key = compiled.escaped_bind_names.get(name, name)
@@ -267,7 +276,7 @@ class PreparedRead:
                 defaults, required = dict(compiled.construct_params()), set()
             except Exception:        # noqa: BLE001 - some really are required: keep what we found
                 pass
-        columns = list(statement.selected_columns)
+        columns = list(statement.selected_columns) if write_keys is None else []
         return cls(
             sql=compiled.string,
             defaults=defaults,
@@ -359,7 +368,8 @@ class SQLiteReaders:
         self._open_lock = threading.Lock()
         self.extra = 0               # reads that found every kept connection busy
 
-    def _connect(self) -> sqlite3.Connection:
+    def connect(self) -> sqlite3.Connection:
+        """A connection to the database file with the engine's pragmas (autocommit mode)."""
         conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False, isolation_level=None)
         _sqlite_pragmas(conn, None)
         return conn
@@ -371,12 +381,12 @@ class SQLiteReaders:
             if not self._opened:
                 with self._open_lock:            # once: the set is opened by one thread
                     if not self._opened:
-                        self._free.extend([self._connect() for _ in range(self.size)])
+                        self._free.extend([self.connect() for _ in range(self.size)])
                         self._opened = True
             try:
                 conn = self._free.pop()
             except IndexError:
-                kept, conn = False, self._connect()
+                kept, conn = False, self.connect()
                 self.extra += 1
         except sqlite3.Error as exc:
             raise prepared.error(exc, values, dialect) from exc
@@ -386,7 +396,7 @@ class SQLiteReaders:
             conn.close()
             if kept:                 # keep the set whole: a fresh one in its place
                 try:
-                    self._free.append(self._connect())
+                    self._free.append(self.connect())
                 except sqlite3.Error:
                     pass
             if isinstance(exc, sqlite3.Error):
@@ -434,6 +444,8 @@ class GroupCommitWriter:
         self._kept: list = []        # retryable writes that failed because the database was away
         self._backoff = 0.5
         self._queue: queue.SimpleQueue = queue.SimpleQueue()   # C-level: no Python Condition per put
+        self._prepared: dict = {}    # (statement, parameter names) -> PreparedRead | False
+        self._raw: sqlite3.Connection | None = None
         self._thread = threading.Thread(target=self._run, name="db-writer", daemon=True)
         self._thread.start()
 
@@ -446,6 +458,9 @@ class GroupCommitWriter:
     def close(self, timeout: float = 30.0) -> None:
         self._queue.put(None)
         self._thread.join(timeout)
+        if self._raw is not None and not self._thread.is_alive():
+            self._raw.close()
+            self._raw = None
 
     def _run(self) -> None:
         while True:
@@ -518,6 +533,10 @@ class GroupCommitWriter:
         if not isolate:              # inserts of new rows may go first (Batched.first)
             batch = ([item for item in batch if isinstance(item[0], Batched) and item[0].first]
                      + [item for item in batch if not (isinstance(item[0], Batched) and item[0].first)])
+            if self.db._readers is not None and all(isinstance(item[0], Batched) for item in batch):
+                raw = self._raw_transaction(batch)
+                if raw is not None:
+                    return raw
         with self.db.session() as s:
             conn = s.connection()             # BEGIN (IMMEDIATE on SQLite): the database takes writes
             i = 0
@@ -553,6 +572,59 @@ class GroupCommitWriter:
                         raise _WriteFailed() from exc
                     outcomes.append((fut, False, exc))
         return outcomes
+
+
+    def _raw_transaction(self, batch: list) -> list | None:
+        """A batch of ``Batched`` writes only (the call records) on SQLite, run on the driver's
+        connection: each statement compiled once (``PreparedRead.build(write_keys=…)``), one
+        executemany per run of the same statement, BEGIN IMMEDIATE … COMMIT. SQLAlchemy's session,
+        execution context and parameter processing per batch cost more than the writes. None:
+        a statement this path does not take (the session runs the batch)."""
+        dialect = self.db.engine.dialect
+        groups: list = []
+        for fn, _fut, _retry in batch:
+            keys = tuple(fn.params)
+            key = (fn.statement, keys)
+            prepared = self._prepared.get(key)
+            if prepared is None:
+                prepared = self._prepared[key] = PreparedRead.build(fn.statement, dialect, write_keys=keys)
+            if prepared is False:
+                return None
+            if groups and groups[-1][0] is prepared:
+                groups[-1][1].append(fn.params)
+            else:
+                groups.append((prepared, [fn.params]))
+        try:
+            rows = [(prepared, [prepared.parameters(p) for p in params]) for prepared, params in groups]
+        except Exception as exc:  # noqa: BLE001 - a write with wrong parameters: isolate it
+            if len(batch) == 1:
+                raise
+            raise _WriteFailed() from exc
+        lock = self.db._sqlite_write
+        lock.acquire()
+        prepared, values = rows[0][0], None
+        try:
+            if self._raw is None:                # the writer's own connection, kept
+                self._raw = self.db._readers.connect()
+            cur = self._raw.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+                for prepared, values in rows:
+                    cur.executemany(prepared.sql, values)
+                cur.execute("COMMIT")
+            finally:
+                cur.close()
+        except sqlite3.Error as exc:
+            conn, self._raw = self._raw, None    # whatever state it is in: a fresh one next time
+            if conn is not None:
+                conn.close()                     # closing rolls back what was not committed
+            error = prepared.error(exc, values, dialect)
+            if _is_connection_error(error) or len(batch) == 1:
+                raise error from exc
+            raise _WriteFailed() from error
+        finally:
+            lock.release()
+        return [(fut, True, None) for _fn, fut, _retry in batch]
 
 
 class Batched:

@@ -1,19 +1,26 @@
-"""A threaded FastAGI server: a bounded pool of call threads, back-pressure, clean shutdown.
+"""The FastAGI server: calls as greenlets on a hub thread, bounded, with back-pressure.
 
-Each accepted connection gets a thread from a pool of ``max_calls``; up to ``accept_queue``
-more wait for a thread. Beyond that, a connection is refused at once with a ``failure`` line
+Each accepted connection becomes a call on a hub (``core.cooperative``): one thread runs many
+calls, switching between them where each waits for Asterisk, so no call thread ever waits for
+the GIL behind another. Up to ``max_calls`` calls run at once; up to ``accept_queue`` more wait
+for a place. Beyond that a connection is refused at once with a ``failure`` line
 (AGISTATUS=FAILURE), so Asterisk's dialplan fall-back sends the caller to the queue instead of
 letting them wait in silence. On shutdown the listener closes first (new calls fail over),
-calls in progress get ``grace`` seconds, then their sockets are closed.
+calls in progress get ``grace`` seconds, then their sockets are shut.
+
+``hubs`` > 1 spreads calls over several hub threads: a call step that blocks (a read over the
+network from PostgreSQL, say) then holds up only the calls of its own hub.
 """
 from __future__ import annotations
 
+import collections
 import logging
 import socket
 import struct
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+
+from core.cooperative import READ, WRITE, Hub
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +28,8 @@ log = logging.getLogger(__name__)
 def kernel_timeouts(conn: socket.socket, seconds: float) -> None:
     """A blocking socket whose reads and writes fail after ``seconds`` (SO_RCVTIMEO/SO_SNDTIMEO).
 
-    ``settimeout()`` would do the same in Python by calling poll() before every recv and send:
-    two system calls and two releases of the GIL per operation instead of one, which under a few
-    hundred call threads costs more CPU than the engine's own work on a command.
+    For a blocking socket outside a hub (``settimeout()`` would make Python poll() before every
+    recv and send: two system calls instead of one).
     """
     conn.settimeout(None)
     whole = int(seconds)
@@ -33,11 +39,17 @@ def kernel_timeouts(conn: socket.socket, seconds: float) -> None:
 
 
 class _SocketReader:
-    """``readline`` over a socket with kernel timeouts: a silent peer raises ``TimeoutError``
-    (a buffered socket file would return b"" and make a timeout look like a hang-up)."""
+    """``readline`` over a socket. A silent peer raises ``TimeoutError`` (a buffered socket file
+    would return b"" and make a timeout look like a hang-up).
 
-    def __init__(self, sock: socket.socket) -> None:
+    With ``hub``, the socket is non-blocking and a read that must wait lets the hub run other
+    calls; without, the socket blocks with kernel timeouts (``kernel_timeouts``).
+    """
+
+    def __init__(self, sock: socket.socket, hub: Hub | None = None, timeout: float | None = None) -> None:
         self.sock = sock
+        self.hub, self.timeout = hub, timeout
+        self._fd = sock.fileno()
         self._buf = b""
 
     def readline(self, limit: int = -1) -> bytes:
@@ -50,10 +62,14 @@ class _SocketReader:
             if 0 <= limit <= len(buf):
                 self._buf = buf[limit:]
                 return buf[:limit]
+            self._buf = buf
+            if self.hub is not None:     # Asterisk answers after a while: wait first, then read
+                self.hub.wait_fd(self._fd, READ, self.timeout)
             try:
                 chunk = self.sock.recv(65536)
-            except BlockingIOError as exc:          # SO_RCVTIMEO ran out
-                self._buf = buf
+            except BlockingIOError as exc:
+                if self.hub is not None:       # woken without data (a spurious wake-up): wait again
+                    continue
                 raise TimeoutError("Asterisk sent nothing within the socket timeout") from exc
             if not chunk:                           # closed: what is left, then b""
                 self._buf = b""
@@ -65,13 +81,22 @@ class _SocketReader:
 
 
 class _SocketWriter:
-    """One sendall per write, so a command always leaves in one piece."""
+    """One write per command, so a command always leaves in one piece."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, hub: Hub | None = None, timeout: float | None = None) -> None:
         self.sock = sock
+        self.hub, self.timeout = hub, timeout
 
     def write(self, data: bytes) -> int:
-        self.sock.sendall(data)
+        if self.hub is None:
+            self.sock.sendall(data)
+            return len(data)
+        view, sent = memoryview(data), 0
+        while sent < len(data):
+            try:
+                sent += self.sock.send(view[sent:])
+            except BlockingIOError:
+                self.hub.wait_fd(self.sock.fileno(), WRITE, self.timeout)
         return len(data)
 
     def flush(self) -> None:
@@ -81,45 +106,60 @@ class _SocketWriter:
 class FastAGIServer:
     def __init__(self, handler: Callable[[object, object], None], host: str = "127.0.0.1",
                  port: int = 4573, *, max_calls: int = 1000, accept_queue: int = 200,
-                 socket_timeout: float = 180.0) -> None:
+                 socket_timeout: float = 180.0, hubs: int = 1) -> None:
         self.handler = handler
         self.host, self.port = host, port
         self.max_calls = max_calls
+        self.accept_queue = accept_queue
         self.socket_timeout = socket_timeout
-        self._slots = threading.BoundedSemaphore(max_calls + accept_queue)
-        self._pool = ThreadPoolExecutor(max_workers=max_calls, thread_name_prefix="call")
+        self._hubs = [Hub(f"fastagi-{i}") for i in range(max(1, hubs))]
+        self._next_hub = 0
+        self._waiting: collections.deque = collections.deque()   # accepted, waiting for a place
+        self._running = 0
         self._active: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._listener: socket.socket | None = None
-        self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self.refused = 0
         self.served = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> int:
-        """Bind and start accepting in a background thread; returns the bound port."""
+        """Bind and start accepting on the first hub; returns the bound port."""
         listener = socket.create_server((self.host, self.port), backlog=1024, reuse_port=False)
-        listener.settimeout(0.5)
+        listener.setblocking(False)
         self._listener = listener
         self.port = listener.getsockname()[1]
-        self._thread = threading.Thread(target=self._accept_loop, name="fastagi-accept", daemon=True)
-        self._thread.start()
-        log.info("FastAGI listening on %s:%d (max %d calls)", self.host, self.port, self.max_calls)
+        for hub in self._hubs:
+            hub.start()
+        self._hubs[0].call(lambda: self._hubs[0].add_reader(listener.fileno(), self._accept))
+        log.info("FastAGI listening on %s:%d (max %d calls, %d hub thread(s))", self.host, self.port,
+                 self.max_calls, len(self._hubs))
         return self.port
 
     def stop_accepting(self) -> None:
         """Close the listener at once: Asterisk's next connection is refused and it fails over."""
         self._stopping.set()
-        if self._listener is not None:
-            self._listener.close()
+        listener, self._listener = self._listener, None
+        if listener is None:
+            return
+
+        def close() -> None:
+            self._hubs[0].remove_reader(listener.fileno())
+            listener.close()
+            while self._waiting:            # accepted but never started: they fail over too
+                conn = self._waiting.popleft()
+                self._refuse(conn)
+                self._finished(conn, served=False)
+        try:
+            self._hubs[0].call(close)
+        except Exception:  # noqa: BLE001 - the hub is gone: close here
+            listener.close()
 
     def shutdown(self, grace: float = 30.0) -> int:
         """Stop accepting, let calls finish for ``grace`` s, then cut them; returns calls cut."""
         self.stop_accepting()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
         with self._idle:
             self._idle.wait_for(lambda: not self._active, timeout=grace)
             cut = list(self._active)
@@ -128,7 +168,10 @@ class FastAGIServer:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        self._pool.shutdown(wait=True, cancel_futures=False)
+        with self._idle:                     # the cut calls see their sockets end and finish
+            self._idle.wait_for(lambda: not self._active, timeout=5)
+        for hub in self._hubs:
+            hub.stop()
         log.info("FastAGI stopped; %d call(s) cut after the %.0f s grace", len(cut), grace)
         return len(cut)
 
@@ -137,56 +180,76 @@ class FastAGIServer:
         with self._lock:
             return len(self._active)
 
-    # -- accepting ---------------------------------------------------------------------------
-    def _accept_loop(self) -> None:
-        while not self._stopping.is_set():
+    # -- accepting (first hub's thread) -------------------------------------------------------
+    def _accept(self) -> None:
+        listener = self._listener
+        while listener is not None:
             try:
-                conn, _addr = self._listener.accept()
-            except TimeoutError:
-                continue
+                conn, _addr = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
             except OSError:
-                if self._stopping.is_set():
-                    break
-                log.exception("accept failed")
-                continue
-            if not self._slots.acquire(blocking=False):
+                if not self._stopping.is_set():
+                    log.exception("accept failed")
+                return
+            with self._lock:
+                self._active.add(conn)
+            if self._running < self.max_calls:
+                self._start(conn)
+            elif len(self._waiting) < self.accept_queue:
+                self._waiting.append(conn)
+            else:
                 self.refused += 1
+                log.warning("FastAGI saturated: refusing a call (Asterisk falls back to the queue)")
                 self._refuse(conn)
-                continue
-            try:
-                self._pool.submit(self._serve, conn)
-            except RuntimeError:          # pool shut down under us
-                self._slots.release()
-                self._refuse(conn)
+                self._finished(conn, served=False)
+
+    def _start(self, conn: socket.socket) -> None:
+        self._running += 1
+        hub = self._hubs[self._next_hub]
+        self._next_hub = (self._next_hub + 1) % len(self._hubs)
+        if hub is self._hubs[0]:
+            hub.spawn(self._serve, hub, conn)
+        else:
+            hub.post(lambda: hub.spawn(self._serve, hub, conn))
 
     @staticmethod
     def _refuse(conn: socket.socket) -> None:
-        log.warning("FastAGI saturated: refusing a call (Asterisk falls back to the queue)")
         try:
+            conn.setblocking(True)
+            conn.settimeout(1.0)
             conn.sendall(b"failure\n")
         except OSError:
             pass
-        conn.close()
 
-    def _serve(self, conn: socket.socket) -> None:
-        with self._lock:
-            self._active.add(conn)
+    def _serve(self, hub: Hub, conn: socket.socket) -> None:
+        fd = conn.fileno()
         try:
-            kernel_timeouts(conn, self.socket_timeout)
+            conn.setblocking(False)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            rfile = _SocketReader(conn)
+            rfile = _SocketReader(conn, hub, self.socket_timeout)
             try:
-                self.handler(rfile, _SocketWriter(conn))
+                self.handler(rfile, _SocketWriter(conn, hub, self.socket_timeout))
             finally:
                 rfile.close()
         except Exception:  # noqa: BLE001 - one call's failure must not touch the others
             log.exception("FastAGI connection failed")
         finally:
-            try:
-                conn.close()
-            finally:
-                with self._idle:
+            hub.forget(fd)
+            self._finished(conn, served=True)
+            self._hubs[0].post(self._place_freed) if hub is not self._hubs[0] else self._place_freed()
+
+    def _place_freed(self) -> None:
+        self._running -= 1
+        if self._waiting and self._running < self.max_calls:
+            self._start(self._waiting.popleft())
+
+    def _finished(self, conn: socket.socket, *, served: bool) -> None:
+        try:
+            conn.close()
+        finally:
+            with self._idle:
+                if served:
                     self.served += 1
-                    self._active.discard(conn)
-                    self._idle.notify_all()
-                self._slots.release()
+                self._active.discard(conn)
+                self._idle.notify_all()

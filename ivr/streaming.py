@@ -16,6 +16,7 @@ import threading
 import uuid as uuidlib
 from concurrent.futures import Future, TimeoutError as FutureTimeout
 
+from core.cooperative import wait_future
 from ivr.audiosocket import AudioSocketServer
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ class StreamingSpeech:
         with self._lock:
             fut = self._waiting.get(key)
         try:
-            return fut.result(timeout) if fut is not None else ("none", "", 0.0)
+            return wait_future(fut, timeout) if fut is not None else ("none", "", 0.0)
         except FutureTimeout:
             self.server.hangup(key)
             return "none", "", 0.0

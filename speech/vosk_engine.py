@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
+from core.cooperative import wait_future
 from speech.recognizer import (SAMPLE_WIDTH, TELEPHONE_RATE, AudioFormatError, Result, Word,
                                empty_result, join_words, mean_confidence, read_pcm)
 
@@ -250,7 +251,7 @@ class VoskRecognizer:
             return None
         future.add_done_callback(lambda _f: self._slots.release())
         try:
-            return future.result(timeout=self.timeout_s)
+            return wait_future(future, self.timeout_s)
         except FutureTimeout:
             future.cancel()                  # if it has not started; a running decode finishes alone
             self.failures += 1

@@ -45,7 +45,7 @@ def serve(args) -> int:
     server = FastAGIServer(AGIApplication(engine), args.host or settings.fastagi_host,
                            args.port if args.port is not None else settings.fastagi_port,
                            max_calls=settings.max_calls, accept_queue=settings.accept_queue,
-                           socket_timeout=settings.socket_timeout)
+                           socket_timeout=settings.socket_timeout, hubs=settings.fastagi_hubs)
     web = None
     if not args.no_web:
         app = create_app(engine, extra_routes=console_routes(engine))     # + the web console

@@ -7,6 +7,7 @@ import wave
 from collections.abc import Callable
 from datetime import datetime, time
 
+from core.cooperative import offload
 from flow.actions import (HANGUP, CollectDigits, CollectSpeech, HandOff, Hangup, Play, PlayText,
                           RecordMessage, SayDate, SayDigits)
 from flow.events import CallStarted, Digits, HungUp, NoInput, Recorded, Speech
@@ -58,7 +59,7 @@ class AGIDriver:
             if isinstance(action, Play):
                 event = self._play(self.media.prompt(action.prompt, lang), action.barge_in)
             elif isinstance(action, PlayText):
-                path = self.media.text_audio(action.text, lang, action.audio)
+                path = offload(self.media.text_audio, action.text, lang, action.audio)   # espeak-ng may run
                 event = self._play(path, action.barge_in) if path else None
             elif isinstance(action, SayDigits):
                 event = self._say("SAY DIGITS", "".join(ch for ch in action.digits if ch.isdigit()))
@@ -123,7 +124,7 @@ class AGIDriver:
         if self.media.recognizer is None or not os.path.exists(path + ".wav"):
             return NoInput()
         try:
-            text, confidence = self.media.recognizer.recognize_file(path + ".wav", lang)
+            text, confidence = offload(self.media.recognizer.recognize_file, path + ".wav", lang)
         finally:
             _remove_quietly(path + ".wav")
         return Speech(text, confidence) if text.strip() else NoInput()

@@ -30,7 +30,8 @@ def make_engine(tmp_path, sqlite_template):
     """Start engines with optional setting overrides; all are shut down after the test."""
     started: list[Running] = []
 
-    def start(max_calls: int = 300, accept_queue: int = 300, socket_timeout: float = 30, **overrides) -> Running:
+    def start(max_calls: int = 300, accept_queue: int = 300, socket_timeout: float = 30, hubs: int = 1,
+              **overrides) -> Running:
         import tests.conftest as c
 
         c._import_models()
@@ -40,7 +41,7 @@ def make_engine(tmp_path, sqlite_template):
         settings = load_settings(env={}, data_dir=data, **overrides)
         engine = build_engine(settings, db=Database(settings.db_url))
         server = FastAGIServer(AGIApplication(engine), "127.0.0.1", 0, max_calls=max_calls,
-                               accept_queue=accept_queue, socket_timeout=socket_timeout)
+                               accept_queue=accept_queue, socket_timeout=socket_timeout, hubs=hubs)
         running = Running(engine, server, server.start())
         started.append(running)
         return running

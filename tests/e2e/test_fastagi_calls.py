@@ -54,6 +54,17 @@ def test_zero_at_the_menu_reaches_the_queue(running):
     assert_queue(result)
 
 
+def test_the_engine_answers_unless_the_dialplan_says_it_has(running):
+    """The shipped dialplan answers before AGI() and passes answered=1: no ANSWER round trip."""
+    own = place_call(running.port, Listen(), Listen(), script="hotline?lang=cmn")
+    told = place_call(running.port, Listen(), Listen(), script="hotline?lang=cmn&answered=1")
+    assert_queue(own)
+    assert_queue(told)
+    assert own.lines("S>")[0] == "ANSWER"
+    assert "ANSWER" not in told.lines("S>")
+    assert own.lines("S>")[1:3] == told.lines("S>")[:2]          # then the same greeting and menu
+
+
 def test_language_from_the_dialplan_selects_the_cantonese_queue_and_prompts(running):
     result = place_call(running.port, script="hotline?lang=yue")
     assert_queue(result, "hotline-yue")
@@ -110,8 +121,9 @@ def test_hostile_caller_numbers_are_handled(running):
     assert keys.count("13800138000") == 2 and keys.count("") == 4
 
 
-def test_200_concurrent_calls_complete_with_correct_variables(make_engine):
-    running = make_engine(max_calls=250)
+@pytest.mark.parametrize("hubs", [1, 3])
+def test_200_concurrent_calls_complete_with_correct_variables(make_engine, hubs):
+    running = make_engine(max_calls=250, hubs=hubs)
     scripts = []
     for i in range(200):
         actions = [Press("0")] if i % 2 else [Listen(), Listen()]

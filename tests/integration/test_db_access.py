@@ -230,3 +230,27 @@ def test_one_bad_row_in_an_executemany_fails_alone(database):
     with database.session() as s:
         rows = {r.id: r.outcome for r in s.query(CallRecord)}
     assert rows == {"dup": "handed_off", "x": "handed_off", "y": "in_progress"}
+
+
+def test_call_records_written_by_the_writer_read_back_as_through_a_session(database):
+    """A batch of call-record writes only: on SQLite it runs on the writer's own connection with
+    the statements compiled once; the rows must be what a session would have written."""
+    record(database, "via-session")                            # open_call + close_call, in sessions
+    opened = dbmod.Batched(calls.OPEN, calls.open_params(
+        call_id="via-writer", channel="fastagi", channel_ref="via-session", caller_key="13800138000",
+        caller_kind="mobile", caller_name="", dnid="12345", language="cmn", started_at=T0), first=True)
+    closed = dbmod.Batched(calls.CLOSE, calls.close_params(
+        "via-writer", calls.CallOutcome(outcome="handed_off", kb_score=0.75), T0 + timedelta(seconds=61)))
+    assert _held_batch(database, [opened, closed]) == [None, None]
+    if database.is_sqlite:
+        assert database._writer._raw is not None                # the batch took the driver's path
+    with database.session() as s:
+        rows = {r.id: r for r in s.query(CallRecord)}
+        columns = [c.key for c in CallRecord.__table__.columns if c.key not in ("id", "channel_ref")]
+        session_row = {c: getattr(rows["via-session"], c) for c in columns}
+        writer_row = {c: getattr(rows["via-writer"], c) for c in columns}
+    assert writer_row == session_row
+    assert writer_row["started_at"] == T0 and writer_row["ended_at"].tzinfo is not None
+    with database.engine.connect() as conn:                     # stored alike, not only read alike
+        stored = {r[0]: (str(r[1]), str(r[2])) for r in conn.execute(text("SELECT id, started_at, ended_at FROM calls"))}
+    assert stored["via-writer"] == stored["via-session"]

@@ -65,3 +65,22 @@ def test_queue_names_match_the_configuration_example():
         assert f"[{name}]" in queues_conf
     default = re.search(r"HOTLINE_DEFAULT_QUEUE=(\S+)", DIALPLAN.read_text()).group(1)
     assert default == settings.queue_for(settings.default_language)
+
+
+def test_answered_is_claimed_only_after_answer():
+    """``answered=1`` makes the engine skip ANSWER: every inbound extension that claims it must
+    have run Answer() before its AGI(); the other claims are reached only after a conversation
+    or a call already answered (message after the queue)."""
+    inbound = contexts(DIALPLAN.read_text())["hotline-inbound"]
+    extension, answered, claims = None, False, 0
+    for line in inbound:
+        if m := re.match(r"exten\s*=>\s*([^,]+),", line):
+            extension, answered = m.group(1), False
+        if "Answer()" in line:
+            answered = True
+        if "AGI(" in line and "answered=1" in line:
+            claims += 1
+            assert answered, f"extension {extension}: answered=1 before Answer()"
+    assert claims >= 2
+    text = DIALPLAN.read_text()
+    assert "answered=1" in re.search(r"exten => message,1,AGI\(([^)]*)\)", text).group(1)
