@@ -238,11 +238,13 @@ class PreparedRead:
     dropped from the pool), so ``Database.outage`` sees them as it sees any other.
     """
 
-    __slots__ = ("sql", "defaults", "required", "order", "binds", "row", "types", "results")
+    __slots__ = ("sql", "defaults", "required", "allowed", "order", "plan", "binds", "row", "types", "results")
 
     def __init__(self, sql: str, defaults: dict, required: frozenset, order, binds: dict, fields: list[str],
                  types: list) -> None:
         self.sql, self.defaults, self.required, self.order, self.binds = sql, defaults, required, order, binds
+        self.allowed = frozenset(required) | frozenset(defaults)
+        self.plan = tuple((name, binds.get(name)) for name in order) if order is not None else None
         self.row = namedtuple("Row", fields, rename=True)
         self.types = types                   # the columns' types for this dialect
         self.results: list | None = None     # result processors, from the first cursor.description
@@ -288,14 +290,22 @@ class PreparedRead:
         )
 
     def parameters(self, params: dict):
-        missing, unknown = self.required - params.keys(), params.keys() - self.required - self.defaults.keys()
-        if missing or unknown:
+        keys = params.keys()
+        if not (keys >= self.required and keys <= self.allowed):
+            missing, unknown = self.required - keys, keys - self.allowed
             raise KeyError(f"parameters missing {sorted(missing)} or unknown {sorted(unknown)}")
-        values = dict(self.defaults)
-        values.update(params)
-        for name, proc in self.binds.items():
-            values[name] = proc(values[name])
-        return tuple(values[name] for name in self.order) if self.order is not None else values
+        if self.order is None:
+            values = dict(self.defaults)
+            values.update(params)
+            for name, proc in self.binds.items():
+                values[name] = proc(values[name])
+            return values
+        out = []
+        defaults = self.defaults
+        for name, proc in self.plan:         # (name, bind processor or None) in the SQL's order
+            value = params[name] if name in params else defaults[name]
+            out.append(value if proc is None else proc(value))
+        return tuple(out)
 
     def fetch(self, dbapi_conn, values, dialect):
         """Run on a DBAPI connection; the first row with the columns' processing (or None)."""

@@ -76,6 +76,37 @@ class _SocketReader:
                 return buf
             buf += chunk
 
+    def read_block(self, limit: int) -> bytes | None:
+        """The AGI environment block at once: everything up to and including its empty line
+        (``b"\n\n"``, or ``b"\n"`` when the block is empty), consumed. None, with nothing
+        consumed, when no empty line comes within ``limit`` bytes or the connection ends first
+        (``readline`` then reads what there is, line by line)."""
+        buf = self._buf
+        searched = 0
+        while True:
+            if buf[:1] == b"\n":
+                self._buf = buf[1:]
+                return b"\n"
+            end = buf.find(b"\n\n", max(0, searched - 1))
+            if end >= 0:
+                self._buf = buf[end + 2:]
+                return buf[:end + 2]
+            self._buf = buf
+            if len(buf) >= limit:
+                return None
+            searched = len(buf)
+            if self.hub is not None:
+                self.hub.wait_fd(self._fd, READ, self.timeout)
+            try:
+                chunk = self.sock.recv(65536)
+            except BlockingIOError as exc:
+                if self.hub is not None:
+                    continue
+                raise TimeoutError("Asterisk sent nothing within the socket timeout") from exc
+            if not chunk:
+                return None
+            buf += chunk
+
     def close(self) -> None:
         self._buf = b""
 

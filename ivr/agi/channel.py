@@ -40,8 +40,25 @@ class _Discard(io.TextIOBase):
 
 
 def read_env(rfile, max_lines: int = 512) -> dict[str, str]:
-    """The environment block up to its empty line (§1.4); unknown keys kept, junk skipped."""
+    """The environment block up to its empty line (§1.4); unknown keys kept, junk skipped.
+
+    A reader with ``read_block`` (the FastAGI socket) hands over the whole block at once; a line
+    of 8,192 bytes or more there is refused (Asterisk's own lines are far shorter). Otherwise,
+    line by line, each line read at most 8,192 bytes at a time."""
     env: dict[str, str] = {}
+    read_block = getattr(rfile, "read_block", None)
+    block = read_block(max_lines * 512) if read_block is not None else None
+    if block is not None:
+        lines = block.split(b"\n")[:-2] if block != b"\n" else []
+        if len(lines) >= max_lines:
+            raise AGIProtocolError("AGI environment block too long")
+        for raw in lines:
+            if len(raw) >= 8192:
+                raise AGIProtocolError("AGI environment line too long")
+            parsed = parse_env_line(raw.decode("utf-8", "replace"))
+            if parsed:
+                env[parsed[0]] = parsed[1]
+        return env
     for _ in range(max_lines):
         raw = rfile.readline(8192)
         if not raw:

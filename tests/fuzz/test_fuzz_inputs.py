@@ -185,3 +185,44 @@ def test_the_fastagi_line_reader_reads_what_a_buffered_file_reads(lines, tail, c
             got.append(chunk)
         sender.join()
     assert got == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(st.binary(max_size=120).map(lambda b: b.replace(b"\n", b"").strip(b" ") or b"agi_x: y"),
+                      max_size=30),
+       junk=st.lists(st.sampled_from([b"agi_callerid: 1", b"no colon", b": empty key", b"agi_arg_1:",
+                                      "agi_calleridname: 张三".encode(), b"\xff\xfe"]), max_size=4),
+       after=st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"") + b"\n"),
+       cuts=st.lists(st.integers(min_value=1, max_value=97), max_size=20))
+def test_the_environment_block_read_at_once_is_read_as_line_by_line(lines, junk, after, cuts):
+    """ivr.agi.channel.read_env over the FastAGI socket (the whole block at once, read_block)
+    against the line-by-line reading of a plain file: the same environment, and the line after
+    the block left for the first response, whatever the TCP segments."""
+    import io
+    import socket
+    import struct
+    import threading
+
+    from ivr.agi.channel import read_env
+    from ivr.fastagi import _SocketReader
+
+    tried("test_the_environment_block_read_at_once_is_read_as_line_by_line")
+    data = b"".join(line + b"\n" for line in lines + junk) + b"\n" + after
+    slow_file = io.BufferedReader(io.BytesIO(data))
+    expected = read_env(slow_file), slow_file.readline()
+    a, b = socket.socketpair()
+    with a, b:
+        a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 5, 0))
+
+        def send():
+            pos = 0
+            for n in cuts + [len(data)]:
+                b.sendall(data[pos:pos + n])
+                pos += n
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        reader = _SocketReader(a)
+        got = read_env(reader), reader.readline()
+        sender.join()
+    assert got == expected
