@@ -268,7 +268,10 @@ class FastAGIServer:
         finally:
             hub.forget(fd)
             self._finished(conn, served=True)
-            self._hubs[0].post(self._place_freed) if hub is not self._hubs[0] else self._place_freed()
+            if hub is self._hubs[0]:
+                self._place_freed()
+            else:                             # places are counted on the accepting hub's thread
+                self._hubs[0].post(self._place_freed)
 
     def _place_freed(self) -> None:
         self._running -= 1

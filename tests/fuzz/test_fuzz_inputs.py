@@ -147,6 +147,28 @@ def test_command_line_never_crashes(tmp_path, monkeypatch, capsys, argv):
     assert "Traceback" not in err
 
 
+def _send_in_segments(reader, writer, data: bytes, cuts: list[int], *, end: bool):
+    """Send ``data`` from ``writer`` cut at ``cuts`` (TCP segments as they may come), in a thread;
+    ``reader`` gets a 5 s receive timeout (the FastAGI server's kernel timeouts)."""
+    import socket
+    import struct
+    import threading
+
+    reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 5, 0))
+
+    def send():
+        pos = 0
+        for n in cuts + [len(data)]:
+            writer.sendall(data[pos:pos + n])
+            pos += n
+        if end:
+            writer.shutdown(socket.SHUT_WR)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    return sender
+
+
 @settings(max_examples=400, deadline=None)
 @given(lines=st.lists(st.binary(max_size=300).map(lambda b: b.replace(b"\n", b"")), max_size=12),
        tail=st.binary(max_size=50).map(lambda b: b.replace(b"\n", b"")),
@@ -157,8 +179,6 @@ def test_the_fastagi_line_reader_reads_what_a_buffered_file_reads(lines, tail, c
     segments: lines cut anywhere, empty lines, a last line with no end, the length limit."""
     import io
     import socket
-    import struct
-    import threading
 
     from ivr.fastagi import _SocketReader
 
@@ -169,17 +189,7 @@ def test_the_fastagi_line_reader_reads_what_a_buffered_file_reads(lines, tail, c
         expected.append(chunk)
     a, b = socket.socketpair()
     with a, b:
-        a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 5, 0))
-
-        def send():
-            pos = 0
-            for n in cuts + [len(data)]:
-                b.sendall(data[pos:pos + n])
-                pos += n
-            b.shutdown(socket.SHUT_WR)
-
-        sender = threading.Thread(target=send)
-        sender.start()
+        sender = _send_in_segments(a, b, data, cuts, end=True)
         reader, got = _SocketReader(a), []
         while chunk := reader.readline(limit):
             got.append(chunk)
@@ -200,8 +210,6 @@ def test_the_environment_block_read_at_once_is_read_as_line_by_line(lines, junk,
     the block left for the first response, whatever the TCP segments."""
     import io
     import socket
-    import struct
-    import threading
 
     from ivr.agi.channel import read_env
     from ivr.fastagi import _SocketReader
@@ -212,16 +220,7 @@ def test_the_environment_block_read_at_once_is_read_as_line_by_line(lines, junk,
     expected = read_env(slow_file), slow_file.readline()
     a, b = socket.socketpair()
     with a, b:
-        a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 5, 0))
-
-        def send():
-            pos = 0
-            for n in cuts + [len(data)]:
-                b.sendall(data[pos:pos + n])
-                pos += n
-
-        sender = threading.Thread(target=send)
-        sender.start()
+        sender = _send_in_segments(a, b, data, cuts, end=False)
         reader = _SocketReader(a)
         got = read_env(reader), reader.readline()
         sender.join()
