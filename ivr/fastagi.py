@@ -16,7 +16,6 @@ from __future__ import annotations
 import collections
 import logging
 import socket
-import struct
 import threading
 from collections.abc import Callable
 
@@ -25,25 +24,12 @@ from core.cooperative import READ, WRITE, Hub
 log = logging.getLogger(__name__)
 
 
-def kernel_timeouts(conn: socket.socket, seconds: float) -> None:
-    """A blocking socket whose reads and writes fail after ``seconds`` (SO_RCVTIMEO/SO_SNDTIMEO).
-
-    For a blocking socket outside a hub (``settimeout()`` would make Python poll() before every
-    recv and send: two system calls instead of one).
-    """
-    conn.settimeout(None)
-    whole = int(seconds)
-    tv = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
-    conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
-    conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
-
-
 class _SocketReader:
     """``readline`` over a socket. A silent peer raises ``TimeoutError`` (a buffered socket file
     would return b"" and make a timeout look like a hang-up).
 
     With ``hub``, the socket is non-blocking and a read that must wait lets the hub run other
-    calls; without, the socket blocks with kernel timeouts (``kernel_timeouts``).
+    calls; without, the socket blocks and its SO_RCVTIMEO ends a wait.
     """
 
     def __init__(self, sock: socket.socket, hub: Hub | None = None, timeout: float | None = None) -> None:
@@ -63,14 +49,7 @@ class _SocketReader:
                 self._buf = buf[limit:]
                 return buf[:limit]
             self._buf = buf
-            if self.hub is not None:     # Asterisk answers after a while: wait first, then read
-                self.hub.wait_fd(self._fd, READ, self.timeout)
-            try:
-                chunk = self.sock.recv(65536)
-            except BlockingIOError as exc:
-                if self.hub is not None:       # woken without data (a spurious wake-up): wait again
-                    continue
-                raise TimeoutError("Asterisk sent nothing within the socket timeout") from exc
+            chunk = self._recv()
             if not chunk:                           # closed: what is left, then b""
                 self._buf = b""
                 return buf
@@ -78,7 +57,7 @@ class _SocketReader:
 
     def read_block(self, limit: int) -> bytes | None:
         """The AGI environment block at once: everything up to and including its empty line
-        (``b"\n\n"``, or ``b"\n"`` when the block is empty), consumed. None, with nothing
+        (two line feeds in a row, or one when the block is empty), consumed. None, with nothing
         consumed, when no empty line comes within ``limit`` bytes or the connection ends first
         (``readline`` then reads what there is, line by line)."""
         buf = self._buf
@@ -95,17 +74,21 @@ class _SocketReader:
             if len(buf) >= limit:
                 return None
             searched = len(buf)
-            if self.hub is not None:
-                self.hub.wait_fd(self._fd, READ, self.timeout)
-            try:
-                chunk = self.sock.recv(65536)
-            except BlockingIOError as exc:
-                if self.hub is not None:
-                    continue
-                raise TimeoutError("Asterisk sent nothing within the socket timeout") from exc
+            chunk = self._recv()
             if not chunk:
                 return None
             buf += chunk
+
+    def _recv(self) -> bytes:
+        """The next bytes from Asterisk, b"" once it closed the connection."""
+        while True:
+            if self.hub is not None:     # Asterisk answers after a while: wait first, then read
+                self.hub.wait_fd(self._fd, READ, self.timeout)
+            try:
+                return self.sock.recv(65536)
+            except BlockingIOError as exc:           # hub: woken without data, wait again
+                if self.hub is None:                  # blocking: SO_RCVTIMEO ran out
+                    raise TimeoutError("Asterisk sent nothing within the socket timeout") from exc
 
     def close(self) -> None:
         self._buf = b""
