@@ -74,7 +74,7 @@ def _client_batch(args) -> list[tuple[bool, float, list[float]]]:
             t0 = time.perf_counter()
             caller = ScriptedCaller([Listen(), Listen()])
             # the route as the shipped dialplan calls it (language given: no caller-history lookup)
-            r = AsteriskPeer("127.0.0.1", port, caller, callerid=f"139{offset + i:04d}{k:04d}", script="hotline?lang=cmn&answered=1",
+            r = AsteriskPeer("127.0.0.1", port, caller, callerid=f"139{offset + i:04d}{k:04d}", script="hotline?lang=cmn&answered=1&announce=1",
                              realtime=realtime, timeout=60).run()
             ok = r.variables.get("HOTLINE_ACTION") == "queue" and (
                 not expect_engine or (r.agistatus == "SUCCESS" and r.variables.get("HOTLINE_CALL_ID")))
@@ -150,7 +150,7 @@ def engine_commands(port: int) -> list[str]:
     from softphone import AsteriskPeer, Listen, ScriptedCaller
 
     r = AsteriskPeer("127.0.0.1", port, ScriptedCaller([Listen(), Listen()]), callerid="13900000000",
-                     script="hotline?lang=cmn&answered=1", timeout=60).run()
+                     script="hotline?lang=cmn&answered=1&announce=1", timeout=60).run()
     if r.variables.get("HOTLINE_ACTION") != "queue":
         raise SystemExit(f"the engine's sample call did not reach the queue: {r.variables}")
     return r.lines("S>")

@@ -155,7 +155,7 @@ def one_call(port: int, kind: str, number: str, text: str, realtime: float) -> d
 
     t0 = time.perf_counter()
     r = AsteriskPeer("127.0.0.1", port, ScriptedCaller(script_for(kind, text)), callerid=number,
-                     script="hotline?lang=cmn&answered=1",                 # as the shipped dialplan calls it
+                     script="hotline?lang=cmn&answered=1&announce=1",                 # as the shipped dialplan calls it
                      realtime=realtime, timeout=120).run()
     why = judge(kind, r)
     return {"kind": kind, "port": port, "ok": not why, "why": why, "seconds": time.perf_counter() - t0,

@@ -213,6 +213,11 @@ def _parse(raw: object, *, default_area_code: str | None, strict: bool) -> Phone
             f"A phone number must be given as text, not as {type(raw).__name__}.", "not_text"
         )
 
+    if raw.isdigit() and raw.isascii() and len(raw) <= MAX_NUMBER_CHARS:
+        # the usual caller ID, digits only: nothing to trim, unwrap or refuse before classifying
+        kind, key, area = _classify(raw, False, raw, area_default, strict)
+        return PhoneNumber(raw, kind, key, area)
+
     def withheld() -> PhoneNumber:
         if strict:
             raise InvalidNumber(

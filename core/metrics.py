@@ -22,6 +22,18 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+_CHILDREN: dict = {}
+
+
+def labelled(metric, *values: str):
+    """``metric.labels(*values)``, looked up once per label set (the labels of the call path are
+    a few fixed words; prometheus_client takes a lock and builds a tuple on every ``labels``)."""
+    key = (metric, values)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = _CHILDREN[key] = metric.labels(*values)
+    return child
+
 
 # call route (hotline | survey) and the call record's outcome (handed_off, abandoned, restricted,
 # self_served, message, refused, error)

@@ -114,9 +114,9 @@ class CallSession:
 
     def _ended(self, state: CallState) -> None:
         self._safe(self.calls.close, state, self.clock())
-        metrics.CALLS.labels(route=state.route, outcome=state.outcome or "unknown").inc()
+        metrics.labelled(metrics.CALLS, state.route, state.outcome or "unknown").inc()
         if state.action:
-            metrics.HANDOFFS.labels(action=state.action).inc()
+            metrics.labelled(metrics.HANDOFFS, state.action).inc()
 
     def _safe(self, fn, *args) -> None:
         try:

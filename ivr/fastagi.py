@@ -37,6 +37,7 @@ class _SocketReader:
         self.hub, self.timeout = hub, timeout
         self._fd = sock.fileno()
         self._buf = b""
+        self._fresh = hub is not None    # no read yet: try one before waiting
 
     def readline(self, limit: int = -1) -> bytes:
         buf = self._buf
@@ -81,6 +82,12 @@ class _SocketReader:
 
     def _recv(self) -> bytes:
         """The next bytes from Asterisk, b"" once it closed the connection."""
+        if self._fresh:                  # the environment is sent with the connection: often here
+            self._fresh = False
+            try:
+                return self.sock.recv(65536)
+            except BlockingIOError:
+                pass
         while True:
             if self.hub is not None:     # Asterisk answers after a while: wait first, then read
                 self.hub.wait_fd(self._fd, READ, self.timeout)

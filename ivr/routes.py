@@ -2,8 +2,12 @@
 
 ``agi://host:4573/hotline?lang=yue&mode=closed`` — the script part names the route; query
 parameters and ``agi_arg_N`` carry options. ``answered=1``: the dialplan has answered the
-channel already, so the engine does not send ANSWER (one round trip less per call). Unknown routes are refused with a ``failure`` line
-(AGISTATUS=FAILURE, the dialplan falls back), never with a traceback.
+channel already, so the engine does not send ANSWER (one round trip less per call).
+``announce=1`` (hotline route): the dialplan plays HOTLINE_ANNOUNCE before it acts on
+HOTLINE_ACTION, so the prompts that close the session ("transferring you to an agent") are
+handed over in the end-of-call variables instead of streamed (one round trip less again).
+Unknown routes are refused with a ``failure`` line (AGISTATUS=FAILURE, the dialplan falls back),
+never with a traceback.
 """
 from __future__ import annotations
 
@@ -43,14 +47,23 @@ class Runtime(Protocol):
     def record_outcome(self, call_id: str, kind: str, status: str) -> bool: ...
 
 
+_SCRIPTS: dict[str, tuple[str, dict[str, str]]] = {}    # a dialplan has a handful of AGI URLs
+
+
 def _options(env: dict[str, str]) -> tuple[str, dict[str, str], list[str]]:
     script = env.get("agi_network_script", "")
-    name, _, query = script.partition("?")
-    params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    parsed = _SCRIPTS.get(script)
+    if parsed is None:
+        name, _, query = script.partition("?")
+        parsed = name.strip("/").lower(), {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+        if len(_SCRIPTS) >= 256:
+            _SCRIPTS.clear()
+        _SCRIPTS[script] = parsed
+    name, params = parsed
     args = []                   # agi_arg_1, agi_arg_2, … (Asterisk numbers them from 1, no gaps)
     while len(args) < 63 and (value := env.get(f"agi_arg_{len(args) + 1}")) is not None:
         args.append(value)
-    return name.strip("/").lower(), params, args
+    return name, dict(params), args
 
 
 def started_event(env: dict[str, str], route: str, params: dict[str, str], args: list[str],
@@ -112,7 +125,9 @@ class AGIApplication:
                 chan.answer()
             except (AGIHangup, AGIError):
                 pass                # the driver notices a hang-up on its first command
-        AGIDriver(chan, rt.new_session(name), rt.media, rt.clock, rt.zone, listen=self._eagi_listener(env)).run(started)
+        announce = name == V.ROUTE_HOTLINE and params.get("announce") == "1"
+        AGIDriver(chan, rt.new_session(name), rt.media, rt.clock, rt.zone, listen=self._eagi_listener(env),
+                  announce=announce).run(started)
 
     def _eagi_listener(self, env: dict[str, str]):
         """EAGI (an AGI script started with EAGI()): audio arrives on fd 3; Vosk streams it."""

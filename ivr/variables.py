@@ -8,8 +8,9 @@ LANG = "HOTLINE_LANG"            # cmn | yue | hak
 PRIORITY = "HOTLINE_PRIORITY"    # queue priority (QUEUE_PRIO) for callers who need it, e.g. elderly
 STATUS = "HOTLINE_STATUS"        # monitoring route: OK | DEGRADED
 SURVEY_RESULT = "HOTLINE_SURVEY" # survey route: rated | unrated | error | abandoned
+ANNOUNCE = "HOTLINE_ANNOUNCE"    # with announce=1: prompt file(s), &-joined, the dialplan plays before acting
 
-SET_BY_ENGINE = (CALL_ID, ACTION, TARGET, TICKET, LANG, PRIORITY, STATUS, SURVEY_RESULT)
+SET_BY_ENGINE = (CALL_ID, ACTION, TARGET, TICKET, LANG, PRIORITY, STATUS, SURVEY_RESULT, ANNOUNCE)
 
 # FastAGI routes: the script part of agi://host:4573/NAME
 ROUTE_HOTLINE = "hotline"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import array
 import os
+import stat
 import sys
 import wave
 from dataclasses import dataclass
@@ -30,22 +31,42 @@ class Sound:
     samples: int           # length in samples at 8000/s, the unit of STREAM FILE's endpos
 
 
+_known: dict[str, tuple[tuple[int, int, int], Sound | None]] = {}   # path -> (its stat, what it holds)
+
+
 def find_sound(base: str) -> Sound | None:
-    """The playable file for ``base`` (a path without extension), or None."""
+    """The playable file for ``base`` (a path without extension), or None.
+
+    A file's header is read again only when the file changed (inode, size or mtime): a load
+    test plays the same prompts thousands of times, and the fake's cost is not the server's."""
     for ext, rate, kind in PLAY_FORMATS:
         path = f"{base}.{ext}"
-        if not os.path.isfile(path):
-            continue
         try:
-            if kind == "wav":
-                with wave.open(path, "rb") as w:
-                    frames, rate = w.getnframes(), w.getframerate()
-            else:
-                frames = os.path.getsize(path) // 2
-        except (wave.Error, EOFError, OSError):
-            continue          # Asterisk cannot open a broken file either
-        assert rate
-        return Sound(path, frames * 1000 // rate, frames * 8000 // rate)
+            st = os.stat(path)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        known = _known.get(path)
+        if known is not None and known[0] == key:
+            sound = known[1]
+        else:
+            try:
+                if kind == "wav":
+                    with wave.open(path, "rb") as w:
+                        frames, rate = w.getnframes(), w.getframerate()
+                else:
+                    frames = st.st_size // 2
+                assert rate
+                sound = Sound(path, frames * 1000 // rate, frames * 8000 // rate)
+            except (wave.Error, EOFError, OSError):
+                sound = None      # Asterisk cannot open a broken file either
+            if len(_known) > 10_000:
+                _known.clear()
+            _known[path] = (key, sound)
+        if sound is not None:
+            return sound
     return None
 
 

@@ -39,7 +39,7 @@ _toml_cache: dict[str, dict] = {}
 
 def prompt_text(path: str) -> str:
     """Text to show for a played file: ``<path>.txt``, else the entry of ``prompts.toml`` for
-    ``.../prompts/<lang>/<id>``, else the file name."""
+    ``.../prompts/<lang>/<id>`` (each part's, for ``<id>+<id>`` joined prompts), else the file name."""
     sidecar = path + ".txt"
     if os.path.isfile(sidecar):
         try:
@@ -47,6 +47,9 @@ def prompt_text(path: str) -> str:
                 return f.read().strip()
         except OSError:
             pass
+    folder, name = os.path.split(path)
+    if "+" in name.strip("+"):          # prompts joined into one file: <first>+<second>
+        return " ".join(prompt_text(os.path.join(folder, part)) for part in name.split("+") if part)
     parts = os.path.normpath(path).split(os.sep)
     if len(parts) >= 3 and parts[-3] == "prompts" and tomllib is not None:
         table = os.path.join(os.sep.join(parts[:-3]) or os.sep, "prompts.toml")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import wave
 from collections.abc import Callable
 from datetime import datetime, time
@@ -18,13 +19,20 @@ from ivr.media import Media
 
 log = logging.getLogger(__name__)
 
+# a prompt path the dialplan may put in Playback(): nothing Asterisk would read as a separator
+_ANNOUNCEABLE = re.compile(r"^[A-Za-z0-9_./+-]{1,200}$")
+
 
 class AGIDriver:
     def __init__(self, chan: AGIChannel, session: CallSession, media: Media,
                  clock: Callable[[], datetime], zone,
-                 listen: Callable[[str], tuple[str, float]] | None = None) -> None:
+                 listen: Callable[[str], tuple[str, float]] | None = None, announce: bool = False) -> None:
         # listen: under EAGI, recognise the caller's audio on fd 3 as it arrives (no RECORD FILE)
         self.listen = listen
+        # announce: the dialplan plays HOTLINE_ANNOUNCE before it acts on HOTLINE_ACTION (announce=1
+        # in the AGI URL), so the prompts that end a session travel in the end-of-call variables
+        self.announce = announce
+        self._announcement: list[str] = []
         self.chan = chan
         self.session = session
         self.media = media
@@ -54,9 +62,27 @@ class AGIDriver:
 
     # -- actions -----------------------------------------------------------------------------
     def _perform(self, actions: list):
+        """Each action as AGI commands, with as few round trips as the caller cannot tell apart:
+
+        * an interruptible prompt right before a digit collection is joined to the collection's
+          own prompt (``Media.chain``) and played by its GET DATA: one command, and any key pressed
+          during the first prompt is already the caller's answer;
+        * with ``announce``, the uninterruptible prompts that end the session are not streamed but
+          handed to the dialplan in HOTLINE_ANNOUNCE, which plays them before the transfer.
+        """
         lang = self.session.state.language
-        for action in actions:
+        last = len(actions) - 1
+        closing = self._closing_prompts(actions, lang) if self.announce else None
+        for i, action in enumerate(actions):
+            if closing is not None and i == closing[0]:
+                self._announcement = closing[1]
+                return None
             if isinstance(action, Play):
+                after = actions[i + 1] if i < last else None
+                if action.barge_in and isinstance(after, CollectDigits) and after.prompt:
+                    joined = self.media.chain(action.prompt, after.prompt, lang)
+                    if joined is not None:
+                        return self._collect_digits(after, lang, joined)
                 event = self._play(self.media.prompt(action.prompt, lang), action.barge_in)
             elif isinstance(action, PlayText):
                 path = offload(self.media.text_audio, action.text, lang, action.audio)   # espeak-ng may run
@@ -80,6 +106,19 @@ class AGIDriver:
                 return event
         return None
 
+    def _closing_prompts(self, actions: list, lang: str) -> tuple[int, list[str]] | None:
+        """(index, paths) of the plain prompts that end a session's last turn, or None."""
+        if not actions or not isinstance(actions[-1], (HandOff, Hangup)):
+            return None
+        first, paths = len(actions) - 1, []
+        while first > 0 and isinstance(actions[first - 1], Play) and not actions[first - 1].barge_in:
+            path = self.media.prompt(actions[first - 1].prompt, lang)
+            if not _ANNOUNCEABLE.match(path):
+                break
+            first -= 1
+            paths.insert(0, path)
+        return (first, paths) if paths and len("&".join(paths)) <= 200 else None
+
     def _play(self, path: str, barge_in: str):
         result, _ = self.chan.stream(path, barge_in)
         if result > 0:
@@ -97,8 +136,9 @@ class AGIDriver:
             return HungUp()
         return None
 
-    def _collect_digits(self, action: CollectDigits, lang: str):
-        prompt = self.media.prompt(action.prompt, lang) if action.prompt else ""
+    def _collect_digits(self, action: CollectDigits, lang: str, prompt: str | None = None):
+        if prompt is None:
+            prompt = self.media.prompt(action.prompt, lang) if action.prompt else ""
         digits, _timed_out = self.chan.get_digits(prompt, action.timeout_ms, action.max_digits)
         if digits is None:
             return HungUp() if not self.chan.alive() else NoInput()
@@ -167,6 +207,8 @@ class AGIDriver:
             values.append((V.PRIORITY, str(int(state.data["priority"]))))
         if state.ticket and state.route != V.ROUTE_SURVEY:
             values.append((V.TICKET, state.ticket))
+        if self.announce:                       # always set: a later AGI must not replay an old one
+            values.append((V.ANNOUNCE, "&".join(self._announcement)))
         try:
             self.chan.set_variables(values)     # EXEC and SET VARIABLE are dead-capable: also after a hang-up
         except (AGIHangup, AGIError, OSError) as exc:

@@ -43,10 +43,45 @@ def test_silence_reaches_the_queue_within_15_seconds(running):
 
 
 def test_zero_during_the_greeting_barges_in_to_the_queue(running):
+    """The greeting and the menu are one joined file played by the menu's GET DATA, so 0 pressed
+    at the greeting's start is the menu's answer: one command, and the menu is never heard."""
     result = place_call(running.port, Press("0"))
     assert_queue(result)
-    greeting = [p for p in result.played if p.endswith("/greeting")]
-    assert greeting and not any(p.endswith("main_menu_keypad") for p in result.played)
+    assert [p.rsplit("/", 1)[1] for p in result.played] == ["greeting+main_menu_keypad", "transfer_agent"]
+    media = [line.split(" ")[:2] for line in result.lines("S>") if line.startswith(("GET DATA", "STREAM FILE"))]
+    assert media == [["GET", "DATA"], ["STREAM", "FILE"]]      # the joined prompt, then "transferring you"
+
+
+def test_greeting_and_menu_play_as_one_file_that_sounds_like_both(running):
+    """The joined prompt is the greeting's samples followed by the menu's, in the same format."""
+    import wave
+
+    result = place_call(running.port, Listen(), Listen())
+    assert_queue(result)
+    joined = result.played[0]
+    assert joined.endswith("/greeting+main_menu_keypad")
+    folder = joined.rsplit("/", 1)[0]
+    frames = []
+    for path in (joined, f"{folder}/greeting", f"{folder}/main_menu_keypad"):
+        with wave.open(path + ".wav", "rb") as w:
+            assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 8000)
+            frames.append(w.readframes(w.getnframes()))
+    assert frames[0] == frames[1] + frames[2]
+
+
+def test_the_closing_prompt_goes_to_the_dialplan_when_it_says_it_plays_it(running):
+    """announce=1: "transferring you" travels in HOTLINE_ANNOUNCE with the other variables, so a
+    silent caller's call is two commands (GET DATA, EXEC MSet); without it the engine streams it."""
+    told = place_call(running.port, Listen(), Listen(), script="hotline?lang=cmn&answered=1&announce=1")
+    own = place_call(running.port, Listen(), Listen(), script="hotline?lang=cmn&answered=1")
+    assert_queue(told)
+    assert_queue(own)
+    assert [line.split(" ", 2)[:2] for line in told.lines("S>")] == [["GET", "DATA"], ["EXEC", '"MSet"']]
+    assert told.variables["HOTLINE_ANNOUNCE"].endswith("/prompts/cmn/transfer_agent")
+    assert own.played[-1] == told.variables["HOTLINE_ANNOUNCE"]
+    assert "HOTLINE_ANNOUNCE" not in own.variables
+    rec = record(running, told.variables["HOTLINE_CALL_ID"])
+    assert (rec.outcome, rec.route) == ("handed_off", "start,main_menu,queue")
 
 
 def test_zero_at_the_menu_reaches_the_queue(running):

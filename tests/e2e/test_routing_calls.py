@@ -27,7 +27,7 @@ def test_live_leader_session_is_announced_and_9_reaches_the_seat(running, monkey
         "--date", now.date().isoformat(), "--start", start.strftime("%H:%M"), "--end", end.strftime("%H:%M"),
         "--topic", "公交线路优化", "--force", "--by", "admin")
     result = place_call(running.port, Listen(), Listen(), Listen(), Press("9"))
-    played = [p.rsplit("/", 1)[-1] for p in result.played]
+    played = [part for p in result.played for part in p.rsplit("/", 1)[-1].split("+")]   # joined prompts too
     assert "leader_on_duty" in played and "leader_press_9" in played
     assert any("/tts/" in p for p in result.played)                      # the announcement, synthesised
     assert (result.variables["HOTLINE_ACTION"], result.variables["HOTLINE_TARGET"]) == ("leader", "PJSIP/leader1")

@@ -28,7 +28,7 @@ def calls(n: int, realtime: float = 0.0):
     scripts = []
     for i in range(n):
         kind = i % 4
-        actions = ([Listen(), Listen()], [Press("0")], [Listen(), Press("2"), Speak("留言", end="#")],
+        actions = ([Listen(), Listen()], [Press("0")], [Press("2"), Speak("留言", end="#")],
                    [Speak("社保卡丢了怎么补办"), Press("0")])[kind]
         scripts.append((ScriptedCaller(actions), {"callerid": f"1390000{i % 9000:04d}", "realtime": realtime}))
     return scripts

@@ -254,3 +254,25 @@ def test_call_records_written_by_the_writer_read_back_as_through_a_session(datab
     with database.engine.connect() as conn:                     # stored alike, not only read alike
         stored = {r[0]: (str(r[1]), str(r[2])) for r in conn.execute(text("SELECT id, started_at, ended_at FROM calls"))}
     assert stored["via-writer"] == stored["via-session"]
+
+
+def test_sqlite_times_are_stored_exactly_as_sqlalchemy_would_store_them():
+    """UTCDateTime's one-step SQLite bind (isoformat in C) writes SQLAlchemy's own DATETIME text."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import DateTime
+    from sqlalchemy.dialects import sqlite
+
+    from core.db import UTCDateTime
+
+    dialect = sqlite.dialect()
+    ours = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    theirs = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    for value in (datetime(2026, 11, 26, 5, 30, tzinfo=timezone.utc),
+                  datetime(2027, 1, 1, 0, 0, 0, 1, tzinfo=timezone(timedelta(hours=8))),
+                  datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5))),
+                  datetime.now(timezone.utc)):
+        assert ours(value) == theirs(value.astimezone(timezone.utc).replace(tzinfo=None))
+    assert ours(None) is None
+    with pytest.raises(ValueError):
+        ours(datetime(2026, 1, 1))

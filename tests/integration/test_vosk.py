@@ -463,6 +463,7 @@ def test_a_caller_speaking_korean_at_the_main_menu_is_transcribed_and_queued(
         assert any(cmd[:2] == ["RECORD", "FILE"] for cmd in result.commands)
         assert result.variables["HOTLINE_ACTION"] == "queue"
         assert result.variables["HOTLINE_TARGET"] == "hotline-cmn"
+        engine.db.sync()                                  # call records are written behind the call
         with engine.db.session() as s:
             rec = s.get(CallRecord, result.variables["HOTLINE_CALL_ID"])
             transcript, outcome, action = rec.transcript, rec.outcome, rec.action

@@ -84,3 +84,26 @@ def test_answered_is_claimed_only_after_answer():
     assert claims >= 2
     text = DIALPLAN.read_text()
     assert "answered=1" in re.search(r"exten => message,1,AGI\(([^)]*)\)", text).group(1)
+
+
+def test_announce_is_claimed_only_where_hotline_decide_plays_it():
+    """``announce=1`` makes the engine leave its closing prompt to the dialplan: every AGI line
+    that claims it must go on to [hotline-decide], whose ``announce`` label plays HOTLINE_ANNOUNCE
+    before any transfer; AGI lines that end otherwise (message, survey) must not claim it."""
+    parsed = contexts(DIALPLAN.read_text())
+    claims = 0
+    for name, lines in parsed.items():
+        for i, line in enumerate(lines):
+            if "AGI(" not in line or "/hotline" not in line:
+                continue
+            rest = "\n".join(lines[i + 1:i + 2])
+            goes_to_decide = "Goto(hotline-decide,s,1)" in rest or (name == "hotline-decide" and "?announce)" in rest)
+            if "announce=1" in line:
+                claims += 1
+                assert goes_to_decide, f"[{name}] {line.strip()}: announce=1 but HOTLINE_ANNOUNCE is never played"
+            else:
+                assert not goes_to_decide, f"[{name}] {line.strip()}: the engine streams a prompt it could hand over"
+    assert claims >= 3
+    decide = "\n".join(parsed["hotline-decide"])
+    played = decide.index("Playback(${HOTLINE_ANNOUNCE})")
+    assert decide.index("(announce)") < played < decide.index("Goto(hotline-dispatch,${HOTLINE_ACTION},1)")

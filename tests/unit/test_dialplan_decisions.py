@@ -85,3 +85,16 @@ def test_busy_leader_seat_the_caller_waits_a_bounded_time_or_goes_to_the_queue()
     assert len([1 for app, _ in trail if app == "Dial"]) == 1 and any(app == "Queue" for app, _ in trail)
     trail, chan = decide(dict(base), dial_status="ANSWER")
     assert any(app == "AGI" and "/survey" in args for app, args in trail)
+
+
+def test_the_engines_closing_prompt_is_played_before_its_decision_is_carried_out():
+    """announce=1: HOTLINE_ANNOUNCE (&-joined prompt files) plays, then the transfer, from either node."""
+    trail, _ = decide({"AGISTATUS": "SUCCESS", "HOTLINE_ACTION": "queue", "HOTLINE_TARGET": "hotline-cmn",
+                       "HOTLINE_ANNOUNCE": "/p/cmn/transfer_agent"})
+    assert trail[:2] == [("Playback", "/p/cmn/transfer_agent"), ("Queue", "hotline-cmn,c,,,600")]
+    trail, _ = decide({"AGISTATUS": "FAILURE"}, backup={"HOTLINE_ACTION": "hangup",
+                                                         "HOTLINE_ANNOUNCE": "/p/cmn/a&/p/cmn/goodbye"})
+    assert trail[0][1].endswith("announce=1") and trail[1:] == [("Playback", "/p/cmn/a&/p/cmn/goodbye"),
+                                                                 ("Hangup", "")]
+    trail, _ = decide({"AGISTATUS": "SUCCESS", "HOTLINE_ACTION": "queue", "HOTLINE_ANNOUNCE": ""})
+    assert trail[0][0] == "Queue"                                   # nothing to announce: nothing played

@@ -517,3 +517,18 @@ def test_any_mobile_written_any_way_gives_its_digits(prefix, rest, country, sepa
     number = parse_typed(text)
     assert (number.kind, number.key) == ("mobile", digits)
     assert normalize(number.e164) == number
+
+
+@settings(max_examples=500, database=None, deadline=None)
+@given(digits=st.one_of(st.from_regex(r"[0-9]{1,30}", fullmatch=True),
+                        st.sampled_from(["110", "12345", "13800138000", "07522345678", "0", "00", "0086"])),
+       area=st.sampled_from([None, "0752", "010"]))
+def test_a_digits_only_caller_id_takes_the_short_way_to_the_same_answer(digits, area):
+    """Plain digits skip trimming and URI checks; a tab in front takes the long way: same result."""
+    def outcome(text):
+        try:
+            n = normalize(text, default_area_code=area)
+        except InvalidNumber as error:
+            return ("invalid", error.reason)
+        return (n.kind, n.key, n.area_code, n.e164, n.masked, n.blockable)
+    assert outcome(digits) == outcome("\t" + digits)
