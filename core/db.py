@@ -6,7 +6,6 @@ import logging
 import queue
 import sqlite3
 import threading
-import time
 from collections import deque, namedtuple
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -449,13 +448,14 @@ class GroupCommitWriter:
 
     MAX_KEPT = 20_000            # writes kept during an outage; beyond that the oldest are dropped
 
-    def __init__(self, db: Database, max_batch: int = 256, linger: float = 0.003) -> None:
+    def __init__(self, db: Database, max_batch: int = 256, linger: float = 0.010) -> None:
         self.db = db
         self.max_batch = max_batch
-        # how long a write nobody waits for may wait for company: at 2,000 calls/s, 3 ms make
-        # batches of ~25 writes instead of ~4 and cut the writer's CPU per call by half
-        # (docs/benchmarks.md); a write someone waits for (a ticket) waits at most this much more
+        # how long a write nobody waits for may wait for company: at 2,000 calls/s, 10 ms make
+        # batches of ~40 writes instead of ~4 and cut the writer's CPU per call by more than half
+        # (docs/benchmarks.md); a write someone waits for is committed without that wait
         self.linger = linger
+        self._urgent = threading.Event()
         self._kept: list = []        # retryable writes that failed because the database was away
         self._backoff = 0.5
         self._queue: queue.SimpleQueue = queue.SimpleQueue()   # C-level: no Python Condition per put
@@ -468,6 +468,8 @@ class GroupCommitWriter:
         """``retry``: a write nobody waits for is kept while the database is away (bounded)."""
         fut: Future = Future()
         self._queue.put((fn, fut, retry))
+        if not retry:
+            self._urgent.set()
         return fut
 
     def close(self, timeout: float = 30.0) -> None:
@@ -488,8 +490,10 @@ class GroupCommitWriter:
                 item = self._queue.get()
                 if item is not None and item[2] and self.linger:
                     # nobody waits for this write (a call record): let the calls of the next few
-                    # milliseconds join its transaction, one commit and one wake-up for them all
-                    time.sleep(self.linger)
+                    # milliseconds join its transaction, one commit and one wake-up for them all;
+                    # a write someone waits for (a ticket) ends the wait at once
+                    self._urgent.wait(self.linger)
+                    self._urgent.clear()
             if item is None:
                 if self._kept:
                     self._commit(self._take_kept())

@@ -276,3 +276,22 @@ def test_sqlite_times_are_stored_exactly_as_sqlalchemy_would_store_them():
     assert ours(None) is None
     with pytest.raises(ValueError):
         ours(datetime(2026, 1, 1))
+
+
+def test_a_write_someone_waits_for_does_not_linger_behind_call_records(database):
+    """Writes nobody waits for wait up to ``linger`` for company; one that a caller waits for (a
+    ticket) is committed at once and takes them along. With a linger of a minute, the waited
+    write must still come back within seconds, and the call record with it."""
+    if not database.is_sqlite:
+        pytest.skip("PostgreSQL writes run in the calling thread")
+    database.write(lambda s: None)                               # the writer thread exists
+    database._writer.linger = 60.0
+    try:
+        opened = dbmod.Batched(calls.OPEN, calls.open_params(
+            call_id="lingering", channel="fastagi", channel_ref="x", caller_key="13800138000",
+            caller_kind="mobile", caller_name="", dnid="12345", language="cmn", started_at=T0), first=True)
+        behind = database.write(opened, wait=False)
+        assert database.write(lambda s: s.execute(text("SELECT count(*) FROM calls")).scalar(), timeout=10) == 1
+        assert behind.done() and behind.exception() is None
+    finally:
+        database._writer.linger = 0.010

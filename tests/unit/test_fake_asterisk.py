@@ -13,6 +13,8 @@ import time
 import wave
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from softphone.audio import make_tone_wav
 from softphone.wire import parse_args
@@ -649,3 +651,15 @@ def test_record_file_key_during_the_beep_is_a_randomerror(tmp_path):
             "200 result=35 (randomerror) endpos=0"]
     result, _ = call(script, caller=BeepPresser())
     assert result.recordings == [] and result.agistatus == "SUCCESS"
+
+
+@settings(max_examples=2000, database=None, deadline=None)
+@given(st.one_of(st.text(alphabet=' \t"\\ab\r=,()[]|', max_size=40),
+                 st.lists(st.text(alphabet='ab "\\', max_size=5), max_size=140).map(" ".join),
+                 st.lists(st.text(alphabet="ab/.=, ", max_size=8), max_size=6).map(
+                     lambda ws: " ".join(f'"{w}"' for w in ws))))
+def test_the_quick_split_gives_the_words_res_agi_gives(line):
+    from softphone.wire import parse_args, parse_args_c, separate_app_args, separate_app_args_c
+    assert parse_args(line) == parse_args_c(line)
+    assert separate_app_args(line) == separate_app_args_c(line)
+    assert separate_app_args(line, "|") == separate_app_args_c(line, "|")
