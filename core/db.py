@@ -90,7 +90,8 @@ class Database:
     ``db.read_session()`` is for reads on hot paths (on SQLite it does not take the write lock);
     ``db.write(fn)`` runs ``fn(session)`` in a committed transaction — on SQLite one writer
     thread batches concurrent writes into one transaction (one fsync for many calls).
-    ``db.write(fn, wait=False)`` queues the write (call records): it never holds up a call, and
+    ``db.write(fn, wait=False)`` queues the write and returns a Future; ``db.write_behind(fn,
+    on_error)`` queues it with no Future (call records): it never holds up a call, and
     while the database is away it is kept and retried, so writes resume when it returns.
     ``db.incident`` logs an outage once, not once per call.
     """
@@ -181,10 +182,7 @@ class Database:
                     self.incident.failed(exc)
                 raise
             return result
-        with self._writer_lock:
-            if self._writer is None:
-                self._writer = GroupCommitWriter(self)
-        fut = self._writer.submit(fn, retry=not wait)
+        fut = self._group_writer().submit(fn, retry=not wait)
         return wait_future(fut, timeout) if wait else fut
 
     def ping(self) -> bool:
@@ -211,6 +209,21 @@ class Database:
             self.incident.failed(exc)
             return True
         return False
+
+    def write_behind(self, fn: Callable[[Session], object], on_error: Callable[[BaseException], None] | None = None) -> None:
+        """``write(fn, wait=False)`` for the call path: no Future (its Condition and lock cost more
+        than queueing the write); ``on_error(exc)`` is called, in the writer thread, if the write
+        fails for good."""
+        self._group_writer().submit_behind(fn, on_error)
+
+    def _group_writer(self) -> GroupCommitWriter:
+        writer = self._writer
+        if writer is None:
+            with self._writer_lock:
+                if self._writer is None:
+                    self._writer = GroupCommitWriter(self)
+                writer = self._writer
+        return writer
 
     def sync(self, timeout: float = 30.0) -> None:
         """Wait until every write queued so far (``write(..., wait=False)``) is committed."""
@@ -472,6 +485,10 @@ class GroupCommitWriter:
             self._urgent.set()
         return fut
 
+    def submit_behind(self, fn: Callable[[Session], object], on_error=None) -> None:
+        """A write nobody waits for, kept while the database is away; ``on_error`` hears of a failure."""
+        self._queue.put((fn, _Behind(on_error), True))
+
     def close(self, timeout: float = 30.0) -> None:
         self._queue.put(None)
         self._thread.join(timeout)
@@ -665,6 +682,25 @@ class Batched:
         session.connection().execute(self.statement, self.params)
 
 
+class _Behind:
+    """Where a write nobody waits for reports: its failure only, to ``on_error``."""
+
+    __slots__ = ("on_error",)
+
+    def __init__(self, on_error: Callable[[BaseException], None] | None) -> None:
+        self.on_error = on_error
+
+    def set_result(self, _value) -> None:
+        pass
+
+    def set_exception(self, exc: BaseException) -> None:
+        if self.on_error is not None:
+            try:
+                self.on_error(exc)
+            except Exception:  # noqa: BLE001 - a report must not stop the writer
+                log.exception("write failure report failed")
+
+
 class _WriteFailed(Exception):
     """A write of a batch raised: the batch is run again with each write isolated."""
 
@@ -723,15 +759,21 @@ class UTCDateTime(TypeDecorator):
         if dialect.name != "sqlite" or getattr(self.impl_instance.dialect_impl(dialect), "_storage_format", None) != _SQLITE_DT:
             return super().bind_processor(dialect)
         utc = timezone.utc
+        last = [(None, None)]            # the call path binds one "now" several times in a row
 
         def process(value):
             # process_bind_param and SQLite's DATETIME formatting in one step (a call record has
             # three times): isoformat with microseconds is that format, written in C
             if value is None:
                 return None
+            seen, text = last[0]         # one tuple: read and replaced whole, safe across threads
+            if value is seen:
+                return text
             if value.tzinfo is None:
                 raise ValueError("naive datetime given to the database; times must carry a zone")
-            return value.astimezone(utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+            text = value.astimezone(utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+            last[0] = (value, text)
+            return text
 
         return process
 

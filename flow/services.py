@@ -28,11 +28,10 @@ class DbCallLog:
     def open(self, event: CallStarted, caller: CallerInfo, at: datetime) -> None:
         # written behind the call (SQLite: batched by the writer thread, before the batch's
         # closes, opens of a batch in one executemany); a call never waits on the disk for its record
-        future = self.db.write(Batched(calls.OPEN, calls.open_params(
+        self.db.write_behind(Batched(calls.OPEN, calls.open_params(
             call_id=event.call_id, channel=event.channel, channel_ref=event.channel_ref,
             caller_key=caller.key, caller_kind=caller.kind, caller_name=event.caller_name,
-            dnid=event.dnid, language=event.language, started_at=at), first=True), wait=False)
-        future.add_done_callback(_log_failure)
+            dnid=event.dnid, language=event.language, started_at=at), first=True), _log_failure)
 
     def close(self, state: CallState, at: datetime) -> None:
         outcome = calls.CallOutcome(
@@ -43,8 +42,7 @@ class DbCallLog:
         )
         # not waited for: the caller's hand-off does not wait on the disk; a record whose close
         # is lost in a crash is closed by callers.calls.close_stale at the next start
-        future = self.db.write(Batched(calls.CLOSE, calls.close_params(state.call_id, outcome, at)), wait=False)
-        future.add_done_callback(_log_failure)
+        self.db.write_behind(Batched(calls.CLOSE, calls.close_params(state.call_id, outcome, at)), _log_failure)
 
 
 def kb_outcome(state: CallState) -> dict:
@@ -61,11 +59,10 @@ def kb_outcome(state: CallState) -> dict:
     return {}
 
 
-def _log_failure(future) -> None:
+def _log_failure(exc: BaseException) -> None:
     # outages are logged once by Database.incident; what arrives here is kept writes dropped
     # after a long outage, or a write that was itself wrong
-    if future.exception() is not None:
-        log.error("call record not written: %s", future.exception().__class__.__name__)
+    log.error("call record not written: %s", exc.__class__.__name__)
 
 
 class EngineServices:

@@ -183,8 +183,7 @@ def restriction_hook(db: Database):
         if block is None:
             return None
         metrics.BLOCKED_ATTEMPTS.inc()
-        future = db.write(lambda s: record_attempt(s, block.id, call_id, now), wait=False)
-        future.add_done_callback(_log_write_failure("blocked attempt"))
+        db.write_behind(lambda s: record_attempt(s, block.id, call_id, now), _log_write_failure("blocked attempt"))
         return Restriction(last_day=block.last_day, until=block.until, ground=block.ground)
 
     return restriction
@@ -330,11 +329,10 @@ class TicketHooks:
 
 
 def _log_write_failure(what: str):
-    def done(future) -> None:
-        exc = future.exception()
-        if exc is not None and not getattr(exc, "connection_invalidated", False):
+    def failed(exc: BaseException) -> None:
+        if not getattr(exc, "connection_invalidated", False):
             log.error("%s not recorded: %s", what, exc.__class__.__name__)
-    return done
+    return failed
 
 
 def build_engine(settings: Settings, *, db: Database | None = None, clock=utcnow) -> Engine:

@@ -52,10 +52,11 @@ def read_env(rfile, max_lines: int = 512) -> dict[str, str]:
         lines = block.split(b"\n")[:-2] if block != b"\n" else []
         if len(lines) >= max_lines:
             raise AGIProtocolError("AGI environment block too long")
-        for raw in lines:
-            if len(raw) >= 8192:
-                raise AGIProtocolError("AGI environment line too long")
-            parsed = parse_env_line(raw.decode("utf-8", "replace"))
+        if lines and max(map(len, lines)) >= 8192:
+            raise AGIProtocolError("AGI environment line too long")
+        # decoded at once: no UTF-8 sequence holds a line feed, and "replace" never makes one
+        for line in block[:-2].decode("utf-8", "replace").split("\n") if lines else ():
+            parsed = parse_env_line(line)
             if parsed:
                 env[parsed[0]] = parsed[1]
         return env

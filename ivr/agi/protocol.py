@@ -36,7 +36,9 @@ def quote(value) -> Quoted:
     if isinstance(value, Quoted):
         return value
     text = str(value).translate(_UNSAFE)
-    return Quoted('"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    if "\\" in text or '"' in text:
+        text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return Quoted('"' + text + '"')
 
 
 def check_command(command: str) -> str:
