@@ -226,7 +226,7 @@ class Database:
         return writer
 
     def sync(self, timeout: float = 30.0) -> None:
-        """Wait until every write queued so far (``write(..., wait=False)``) is committed."""
+        """Wait until every write queued so far (``write(..., wait=False)``, ``write_behind``) is committed."""
         if self._writer is not None:
             self._writer.submit(lambda s: None).result(timeout)
 
