@@ -14,7 +14,10 @@ prompts and timeouts take real time scaled by ``--realtime`` (1.0 = as on a phon
 caller's call lasts about 13 s and 500 lines mean 500 calls in progress at once); line starts are
 spread over the first call so calls do not all begin in the same millisecond.
 Scenario "throughput": ``--tp-lines`` lines with no media time at all, for ``--tp-calls`` calls
-each: the most calls/s and commands/s each server sustains on this machine.
+each: the most calls/s and commands/s each server sustains on this machine. A run lasts about
+half a second per server, so anything else the machine does in that half second shows in one
+server's figure only: the scenario is repeated ``--rounds`` times, the servers taking turns in a
+different order each round, and each round's engine/floor ratio is printed beside the medians.
 Turnaround = time from Asterisk writing a response to reading the server's next command.
 
 Four servers, each in its own process: "floor" (answers, sets a variable: the issue's floor, on
@@ -145,6 +148,24 @@ def report(title: str, rows: dict) -> None:
                   f"{f['commands'] / max(1, f['calls']):.1f}, engine {e['commands'] / max(1, e['calls']):.1f})")
 
 
+def median_rows(rounds: list[dict]) -> dict:
+    """Per server, the round with the median calls/s (its other figures come with it)."""
+    out = {}
+    for name in rounds[0]:
+        ranked = sorted((r[name] for r in rounds), key=lambda row: row["calls_per_s"])
+        out[name] = ranked[(len(ranked) - 1) // 2]
+    return out
+
+
+def report_rounds(rounds: list[dict]) -> None:
+    print("per round, engine calls/s / server calls/s:")
+    for name in rounds[0]:
+        if name != "engine":
+            ratios = [r["engine"]["calls_per_s"] / r[name]["calls_per_s"] for r in rounds]
+            print(f"  engine/{name:9} " + " ".join(f"{x:4.0%}" for x in ratios)
+                  + f"   min {min(ratios):.0%}, median {statistics.median(ratios):.0%}")
+
+
 def engine_commands(port: int) -> list[str]:
     """The command lines the engine sends on one silent caller's call (what the replay floor sends)."""
     from softphone import AsteriskPeer, Listen, ScriptedCaller
@@ -163,6 +184,7 @@ def main() -> None:
     ap.add_argument("--realtime", type=float, default=1.0, help="media time scale (1.0 = real time)")
     ap.add_argument("--tp-lines", type=int, default=40)
     ap.add_argument("--tp-calls", type=int, default=25)
+    ap.add_argument("--rounds", type=int, default=5, help="throughput rounds (servers take turns)")
     ap.add_argument("--procs", type=int, default=2, help="load-generator processes")
     ap.add_argument("--skip", choices=("concurrent", "throughput"), help="leave one scenario out")
     args = ap.parse_args()
@@ -198,10 +220,14 @@ def main() -> None:
                 report(f"concurrent: {args.concurrency} lines x {args.calls} calls, media at x{args.realtime} "
                        f"real time, {args.procs} load processes, {os.cpu_count()} cores", rows)
             if args.skip != "throughput":
-                rows = {name: run_load(port, args.tp_lines, args.tp_calls, 0.0, args.procs, is_engine, pid=pid)
-                        for name, port, is_engine, pid in servers}
+                rounds = []
+                for k in range(max(1, args.rounds)):
+                    order = servers[k % len(servers):] + servers[:k % len(servers)]
+                    rounds.append({name: run_load(port, args.tp_lines, args.tp_calls, 0.0, args.procs, is_engine, pid=pid)
+                                   for name, port, is_engine, pid in order})
                 report(f"throughput: {args.tp_lines} lines x {args.tp_calls} calls, no media time, "
-                       f"{os.cpu_count()} cores", rows)
+                       f"{os.cpu_count()} cores, median of {len(rounds)} rounds", median_rows(rounds))
+                report_rounds(rounds)
         finally:
             for p in (floor, floor_threads, engine, replay):
                 if p is None:

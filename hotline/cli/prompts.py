@@ -18,7 +18,7 @@ def register(sub) -> None:
     s = p.add_subparsers(dest="prompts_command", required=True)
     b = s.add_parser("build", help="synthesise missing prompt WAVs (espeak-ng, 8 kHz)")
     b.add_argument("--force", action="store_true", help="rebuild every prompt")
-    b.add_argument("--lang", default="cmn,yue", help="languages, comma-separated (default cmn,yue)")
+    b.add_argument("--lang", default="cmn,yue,hak", help="languages, comma-separated (default cmn,yue,hak)")
     b.set_defaults(func=build)
     c = s.add_parser("check", help="list prompts and their durations; non-zero if one is missing")
     c.add_argument("--json", action="store_true")

@@ -191,8 +191,12 @@ class _Renderer:
             self._say(parent, chinese_date(action.day))
 
     def _prompt_text(self, prompt: str) -> str:
+        """The text in the language the <Say> voice speaks: Twilio has no Hakka voice, so a Hakka
+        call's prompts (romanised for espeak-ng) are said from the Mandarin text by the Mandarin voice."""
         texts = self.opts.texts.get(prompt, {})
-        return texts.get(self.lang) or texts.get(self.opts.default_language) or texts.get("cmn", "")
+        spoken = (self.opts.say_languages.get(self.lang) or self.lang).split("-")[0].lower()
+        lang = spoken if spoken in LANGUAGES else self.lang
+        return texts.get(lang) or texts.get(self.opts.default_language) or texts.get("cmn", "")
 
     def _say(self, parent, text: str) -> None:
         text = speakable(text)

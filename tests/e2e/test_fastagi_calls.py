@@ -3,11 +3,17 @@ from __future__ import annotations
 
 import threading
 import time
+import wave
 
 import pytest
 
 from callers.models import CallRecord
 from tests.fake_asterisk import HangUp, Listen, Press, ScriptedCaller, Speak, foreign_apps, place_call, place_calls
+
+
+def wav_ms(path: str) -> int:
+    with wave.open(path, "rb") as w:
+        return w.getnframes() * 1000 // w.getframerate()
 
 
 def record(running, call_id) -> CallRecord:
@@ -40,6 +46,23 @@ def test_silence_reaches_the_queue_within_15_seconds(running):
     assert (rec.outcome, rec.action, rec.target, rec.caller_key) == ("handed_off", "queue", "hotline-cmn",
                                                                       "13800138000")
     assert rec.route == "start,main_menu,queue" and rec.ended_at is not None
+
+
+@pytest.mark.parametrize("lang", ["cmn", "yue", "hak"])
+def test_in_every_language_silence_reaches_that_languages_queue_within_15_seconds(running, lang):
+    """Each language has its own prompts (Hakka romanised for espeak-ng's Hakka voice), so each
+    has its own durations: all within 15 s, all heard in the caller's language."""
+    result = place_call(running.port, Listen(), Listen(), script=f"hotline?lang={lang}&answered=1&announce=1")
+    assert_queue(result, queue=f"hotline-{lang}")
+    # the dialplan plays HOTLINE_ANNOUNCE ("transferring you") before Queue(): that time counts too
+    announced = [p for p in result.variables["HOTLINE_ANNOUNCE"].split("&") if p]
+    assert announced
+    waited = result.elapsed_ms + sum(wav_ms(p + ".wav") for p in announced)
+    assert waited <= 15_000, f"a {lang} caller waited {waited} ms before the queue"
+    assert not result.missing_files
+    played = [p.split("/")[-2:] for p in result.played] + [
+        p.split("/")[-2:] for p in result.variables["HOTLINE_ANNOUNCE"].split("&") if p]
+    assert played and all(folder == lang for folder, _ in played), played
 
 
 def test_zero_during_the_greeting_barges_in_to_the_queue(running):

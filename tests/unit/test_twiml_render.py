@@ -17,7 +17,8 @@ from ivr.twilio.render import Turn, TwilioOptions, fallback, render
 URL = "https://h.example.org"
 HEAD = '<?xml version="1.0" encoding="UTF-8"?><Response>'
 SAY = '<Say language="cmn-CN" voice="Google.cmn-CN-Standard-A">'
-TEXTS = {"greeting": {"cmn": "您好，幺二三四五热线。", "yue": "你好，一二三四五熱線。"},
+TEXTS = {"greeting": {"cmn": "您好，幺二三四五热线。", "yue": "你好，一二三四五熱線。",
+                      "hak": "Ngì hó, yit ngi sâm si ńg ngia̍t sien."},
          "main_menu_speech": {"cmn": "请说出您的问题。"}, "transfer_agent": {"cmn": "正在转接人工服务。"},
          "transfer_error": {"cmn": "系统繁忙，正在转接人工服务。"}, "goodbye": {"cmn": "感谢来电，再见。"},
          "kb_solved": {"cmn": "问题已解决请按1。"}, "message_prompt": {"cmn": "请在提示音后留言。"},
@@ -142,7 +143,18 @@ def test_hakka_uses_mandarin_recognition_and_text():
     root = ET.fromstring(render([Play(P.GREETING), CollectSpeech(P.MAIN_MENU_SPEECH, 15000, 2)],
                                 Turn("hak", 1, "hotline-hak"), options(use_say=True)))
     assert root.find("Gather").get("language") == "cmn-Hans-CN"
-    assert root.find("Gather/Say").text == "您好，幺二三四五热线。"
+    assert root.find("Gather/Say").text == "您好，幺二三四五热线。"      # not the romanised Hakka text
+
+
+def test_the_say_text_follows_the_voice_language():
+    """The text said is the one in the voice's language: a Hakka-speaking voice would get the
+    Hakka text, a Cantonese call with a Mandarin voice the Mandarin text."""
+    hakka_voice = options(use_say=True, say_languages={"cmn": "cmn-CN", "yue": "yue-HK", "hak": "hak-CN"})
+    root = ET.fromstring(render([Play(P.GREETING), Hangup()], Turn("hak", 1, "hotline-hak"), hakka_voice))
+    assert root.find("Say").text == "Ngì hó, yit ngi sâm si ńg ngia̍t sien."
+    mandarin_voice = options(use_say=True, say_languages={"cmn": "cmn-CN", "yue": "cmn-CN", "hak": "cmn-CN"})
+    root = ET.fromstring(render([Play(P.GREETING), Hangup()], Turn("yue", 1, "hotline-yue"), mandarin_voice))
+    assert root.find("Say").text == "您好，幺二三四五热线。"
 
 
 def test_rendering_is_deterministic():
