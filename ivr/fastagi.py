@@ -8,8 +8,9 @@ for a place. Beyond that a connection is refused at once with a ``failure`` line
 letting them wait in silence. On shutdown the listener closes first (new calls fail over),
 calls in progress get ``grace`` seconds, then their sockets are shut.
 
-``hubs`` > 1 spreads calls over several hub threads: a call step that blocks (a read over the
-network from PostgreSQL, say) then holds up only the calls of its own hub.
+``hubs`` > 1 spreads calls over several hub threads. On
+PostgreSQL a call's database work does not run on its hub at all but on the hub's worker threads
+(``Engine.offload_db``, ``AGIDriver(offload_steps=…)``), so a slow query holds up its own call only.
 """
 from __future__ import annotations
 

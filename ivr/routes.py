@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Protocol
 from urllib.parse import parse_qs
 
+from core.cooperative import offload
 from core.ids import new_call_id
 from flow.events import CallStarted
 from flow.language import language_code
@@ -45,6 +46,10 @@ class Runtime(Protocol):
     def healthy(self) -> bool: ...
 
     def record_outcome(self, call_id: str, kind: str, status: str) -> bool: ...
+
+    # True when the database is reached over the network (PostgreSQL): the flow's steps and the
+    # routes' own database work then run on worker threads, never on a hub thread (optional)
+    offload_db: bool
 
 
 _SCRIPTS: dict[str, tuple[str, dict[str, str]]] = {}    # a dialplan has a handful of AGI URLs
@@ -127,7 +132,14 @@ class AGIApplication:
                 pass                # the driver notices a hang-up on its first command
         announce = name == V.ROUTE_HOTLINE and params.get("announce") == "1"
         AGIDriver(chan, rt.new_session(name), rt.media, rt.clock, rt.zone, listen=self._eagi_listener(env),
-                  announce=announce).run(started)
+                  announce=announce, offload_steps=self._offload_db).run(started)
+
+    @property
+    def _offload_db(self) -> bool:
+        return bool(getattr(self.runtime, "offload_db", False))
+
+    def _db_work(self, fn, *args):
+        return offload(fn, *args) if self._offload_db else fn(*args)
 
     def _eagi_listener(self, env: dict[str, str]):
         """EAGI (an AGI script started with EAGI()): audio arrives on fd 3; Vosk streams it."""
@@ -141,7 +153,7 @@ class AGIApplication:
         return lambda language: recognize_eagi(recognizer, language)
 
     def _monitoring(self, chan: AGIChannel, env, params, args, name: str) -> None:
-        status = "OK" if self.runtime.healthy() else "DEGRADED"
+        status = "OK" if self._db_work(self.runtime.healthy) else "DEGRADED"
         try:
             chan.set_variable(V.STATUS, status)
         except (AGIHangup, AGIError):
@@ -151,7 +163,7 @@ class AGIApplication:
         """The dialplan reports QUEUESTATUS/DIALSTATUS after a hand-off; nothing is played."""
         call_id, kind, status = (list(args) + ["", "", ""])[:3]
         try:
-            self.runtime.record_outcome(call_id, kind, status)
+            self._db_work(self.runtime.record_outcome, call_id, kind, status)
         except ValueError as exc:
             log.warning("outcome report refused: %s", exc)
         except Exception:  # noqa: BLE001 - a report never disturbs the call

@@ -26,7 +26,12 @@ _ANNOUNCEABLE = re.compile(r"^[A-Za-z0-9_./+-]{1,200}$")
 class AGIDriver:
     def __init__(self, chan: AGIChannel, session: CallSession, media: Media,
                  clock: Callable[[], datetime], zone,
-                 listen: Callable[[str], tuple[str, float]] | None = None, announce: bool = False) -> None:
+                 listen: Callable[[str], tuple[str, float]] | None = None, announce: bool = False,
+                 offload_steps: bool = False) -> None:
+        # offload_steps: each step of the flow (which reads and writes the database through its
+        # services) runs on a worker thread, not on the hub: on PostgreSQL a step waits for the
+        # network, and on the hub that wait would hold up every call the hub runs
+        self._step = _offloaded if offload_steps else _direct
         # listen: under EAGI, recognise the caller's audio on fd 3 as it arrives (no RECORD FILE)
         self.listen = listen
         # announce: the dialplan plays HOTLINE_ANNOUNCE before it acts on HOTLINE_ACTION (announce=1
@@ -42,17 +47,17 @@ class AGIDriver:
 
     def run(self, started: CallStarted) -> None:
         try:
-            actions = self.session.begin(started)
+            actions = self._step(self.session.begin, started)
             while actions:
                 event = self._perform(actions)
                 if event is None:
                     break
-                actions = self.session.feed(event)
+                actions = self._step(self.session.feed, event)
         except AGIHangup:
-            self.session.feed(HungUp()) if self.session.state else None
+            self._step(self.session.feed, HungUp()) if self.session.state else None
         except Exception as exc:  # noqa: BLE001 - never leave a caller in silence
             log.exception("call %s: channel error", started.call_id)
-            fallback = self.session.fail(f"{exc.__class__.__name__} in the AGI driver")
+            fallback = self._step(self.session.fail, f"{exc.__class__.__name__} in the AGI driver")
             try:
                 if fallback and not self.chan.hung_up:
                     self._perform(fallback)
@@ -213,6 +218,14 @@ class AGIDriver:
             self.chan.set_variables(values)     # EXEC and SET VARIABLE are dead-capable: also after a hang-up
         except (AGIHangup, AGIError, OSError) as exc:
             log.info("call %s: variables not set (%s)", state.call_id, exc.__class__.__name__)
+
+
+def _direct(fn, *args):
+    return fn(*args)
+
+
+def _offloaded(fn, *args):
+    return offload(fn, *args)
 
 
 def _wav_ms(path: str) -> int:

@@ -259,6 +259,43 @@ def test_postgresql_away_calls_still_reach_the_queue_logged_once_and_writes_resu
     assert any("database back" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.postgres
+def test_postgresql_query_held_up_stalls_only_its_own_call(make_engine, pg_server):
+    """On PostgreSQL the flow's database work runs on worker threads, not on the hub: while one
+    call's blocklist read waits for a lock, the hub goes on serving other calls."""
+    from sqlalchemy import create_engine, text
+
+    running = make_engine(database_url=pg_server)
+    assert running.engine.offload_db
+    assert place_call(running.port, Press("0"), callerid="13911113000").variables["HOTLINE_ACTION"] == "queue"
+    locker = create_engine(pg_server)
+    held: dict = {}
+    try:
+        with locker.connect() as conn:
+            conn.execute(text("LOCK TABLE blocks IN ACCESS EXCLUSIVE MODE"))   # a migration, say
+            caller = threading.Thread(target=lambda: held.update(
+                result=place_call(running.port, Press("0"), callerid="13911113001", timeout=60)))
+            caller.start()
+            deadline = time.time() + 20           # the held call is waiting for the lock
+            waiting = 0
+            while time.time() < deadline and not waiting:
+                with locker.connect() as probe:
+                    waiting = probe.execute(text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND query ILIKE '%blocks%'")).scalar()
+                time.sleep(0.05)
+            assert waiting, "the call never reached its blocklist read"
+            # meanwhile the same hub answers another session (health, a database round trip too)
+            other = place_call(running.port, script="monitoring", timeout=15)
+            assert other.agistatus == "SUCCESS" and other.variables.get("HOTLINE_STATUS") == "OK"
+            assert caller.is_alive() and "result" not in held      # the held call still waits
+            conn.rollback()                       # the lock goes: the held call goes on
+        caller.join(30)
+    finally:
+        locker.dispose()
+    assert held["result"].variables["HOTLINE_ACTION"] == "queue"
+
+
 def test_sqlite_locked_by_another_process_calls_go_on_and_writes_resume(make_engine):
     running = make_engine()
     path = running.engine.settings.db_url.split("///", 1)[1]
