@@ -12,7 +12,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-VOICES = {"cmn": "cmn", "yue": "yue", "hak": "hak"}
+# espeak-ng's plain "cmn" voice reads Latin text as English, and on espeak-ng 1.51 (Debian 12) it
+# also reads as English the pinyin its dictionary gives for most characters: 您 came out as "nin
+# two". "cmn-latn-pinyin" is the same Mandarin voice reading that pinyin as pinyin. The Hakka
+# voice reads Pha̍k-fa-sṳ romanisation only (recordings/prompts.toml).
+VOICES = {"cmn": "cmn-latn-pinyin", "yue": "yue", "hak": "hak"}
 SPEED_WPM = 220
 
 
@@ -55,7 +59,8 @@ class CachedSynthesizer:
         self.cache_dir = Path(cache_dir)
 
     def __call__(self, text: str, language: str) -> str | None:
-        digest = hashlib.sha256(f"{language}\0{SPEED_WPM}\0{text}".encode()).hexdigest()[:32]
+        voice = VOICES.get(language, language)
+        digest = hashlib.sha256(f"{language}\0{voice}\0{SPEED_WPM}\0{text}".encode()).hexdigest()[:32]
         target = self.cache_dir / language / digest
         if not target.with_suffix(".wav").exists():
             synthesize_wav(text, language, target.with_suffix(".wav"))

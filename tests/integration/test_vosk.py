@@ -33,6 +33,7 @@ from pathlib import Path
 import pytest
 
 from speech import models
+from speech.synth import VOICES
 from speech.eagi import drain, listen, recognize_eagi
 from speech.recognizer import (FRAME_BYTES, AudioFormatError, Result, SilenceDetector, join_words,
                                read_pcm)
@@ -417,7 +418,7 @@ def test_chinese_model_recognises_mandarin(audio_dir):
     if path is None:
         pytest.skip("no Chinese Vosk model installed (hotline speech install-model)")
     raw, tel = audio_dir / "cmn-raw.wav", audio_dir / "cmn.wav"
-    subprocess.run(["espeak-ng", "-v", "cmn", "-s", "150", "-w", str(raw), "--stdin"],
+    subprocess.run(["espeak-ng", "-v", VOICES["cmn"], "-s", "150", "-w", str(raw), "--stdin"],
                    input="你好，我要投诉路灯坏了".encode(), check=True, capture_output=True)
     subprocess.run(["sox", "-q", str(raw), "-r", "8000", "-b", "16", "-c", "1", str(tel)], check=True)
     rec = VoskRecognizer(path, workers=1, timeout_s=120)
