@@ -11,6 +11,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from flow import prompts as P
+from flow.language import spoken_date
+
 log = logging.getLogger(__name__)
 
 
@@ -101,6 +104,22 @@ class Media:
         except Exception as exc:  # noqa: BLE001 - a missing voice must not end the call
             log.error("synthesis failed: %s", exc.__class__.__name__)
             return None
+
+    def date_audio(self, day, language: str) -> str | None:
+        """``day`` said in ``language`` (flow.language.spoken_date), synthesised once per date and
+        language and kept; None without synthesis (the channel then falls back to its own)."""
+        return self.text_audio(spoken_date(day, language), language)
+
+    def digit_prompts(self, digits: str, language: str) -> list[str] | None:
+        """The prompt (path without extension) of each digit of ``digits``, to be played one after
+        another; None when a digit has no recording (the channel then uses its own)."""
+        paths = []
+        for d in digits:
+            path = self.prompt(P.DIGITS[d], language) if d in P.DIGITS else ""
+            if not path or not os.path.isfile(path + ".wav"):
+                return None
+            paths.append(path)
+        return paths or None
 
     def message_path(self, call_id: str, now: datetime) -> Path:
         folder = self.recordings_dir / "messages" / now.strftime("%Y/%m/%d")

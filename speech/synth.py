@@ -64,4 +64,8 @@ class CachedSynthesizer:
         target = self.cache_dir / language / digest
         if not target.with_suffix(".wav").exists():
             synthesize_wav(text, language, target.with_suffix(".wav"))
+            # what the file says, beside it: for whoever looks in the cache, and the terminal caller
+            note = target.with_suffix(".txt")
+            note.with_name(note.name + ".part").write_text(text, encoding="utf-8")
+            os.replace(note.with_name(note.name + ".part"), note)
         return str(target)

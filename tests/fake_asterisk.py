@@ -48,3 +48,16 @@ def place_call(port: int, *actions, host: str = "127.0.0.1", caller: Caller | No
     elif actions or hangup_at_command is not None:
         raise TypeError("give either a caller or actions/hangup_at_command, not both")
     return AsteriskPeer(host, port, caller, **peer_options).run()
+
+
+def synthesised(result: CallResult) -> list[str]:
+    """What the engine's synthesised files the caller heard say (the cache keeps each file's
+    text in ``<file>.txt``), in the order played."""
+    out = []
+    for path in result.played:
+        try:
+            with open(path + ".txt", encoding="utf-8") as f:
+                out.append(f.read())
+        except OSError:
+            continue
+    return out

@@ -93,10 +93,21 @@ class AGIDriver:
                 path = offload(self.media.text_audio, action.text, lang, action.audio)   # espeak-ng may run
                 event = self._play(path, action.barge_in) if path else None
             elif isinstance(action, SayDigits):
-                event = self._say("SAY DIGITS", "".join(ch for ch in action.digits if ch.isdigit()))
+                digits = "".join(ch for ch in action.digits if ch in "0123456789")
+                parts = self.media.digit_prompts(digits, lang) if digits else None
+                if parts and all(_ANNOUNCEABLE.match(p) for p in parts) and len(parts) <= 40:
+                    event = self._play_all(parts)      # one command: EXEC Playback a&b&c
+                else:       # Asterisk's own digits (sounds/<language>/digits/N from its sound pack)
+                    event = self._say("SAY DIGITS", digits)
             elif isinstance(action, SayDate):
-                noon = datetime.combine(action.day, time(12), tzinfo=self.zone)
-                event = self._say("SAY DATE", str(int(noon.timestamp())))
+                # said by the engine: Asterisk's SAY DATE has no Chinese grammar (English order,
+                # digits/day-N and digits/mon-N files); it is the fall-back without synthesis
+                path = offload(self.media.date_audio, action.day, lang)
+                if path:
+                    event = self._play(path, "")
+                else:
+                    noon = datetime.combine(action.day, time(12), tzinfo=self.zone)
+                    event = self._say("SAY DATE", str(int(noon.timestamp())))
             elif isinstance(action, CollectDigits):
                 return self._collect_digits(action, lang)
             elif isinstance(action, CollectSpeech):
@@ -132,6 +143,14 @@ class AGIDriver:
             if not self.chan.alive():
                 return HungUp()
             log.error("prompt could not be played: %s", os.path.basename(path))
+        return None
+
+    def _play_all(self, paths: list[str]):
+        """Several files in one command (``EXEC Playback a&b&c``; no key interrupts it)."""
+        self.chan.execute("EXEC", "Playback", "&".join(paths))
+        value = self.chan.last.value
+        if value is not None and value < 0 and not self.chan.alive():
+            return HungUp()
         return None
 
     def _say(self, command: str, value: str):

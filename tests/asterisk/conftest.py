@@ -36,8 +36,20 @@ class Asterisk:
         prefix = Path(ASTERISK).resolve().parent.parent
         moddir = prefix / "lib" / "asterisk" / "modules"
         # the XML documentation must be found (stasis refuses to start without it)
-        datadir = next((d for d in (prefix / "var/lib/asterisk", Path("/var/lib/asterisk"))
-                        if (d / "documentation").is_dir()), base / "data")
+        installed = next((d for d in (prefix / "var/lib/asterisk", Path("/var/lib/asterisk"))
+                          if (d / "documentation").is_dir()), None)
+        # a data directory of our own: the installed XML documentation, and the one core sound the
+        # engine relies on ("beep", which RECORD FILE plays) when the installation has no sounds
+        datadir = base / "data"
+        if installed is not None:
+            (datadir / "documentation").symlink_to(installed / "documentation")
+            if (installed / "sounds").is_dir():
+                (datadir / "sounds").symlink_to(installed / "sounds")
+        if not (datadir / "sounds" / "en" / "beep.wav").exists() and not any((datadir / "sounds").glob("**/beep.*")):
+            for folder in (datadir / "sounds", datadir / "sounds" / "en"):
+                folder.mkdir(parents=True, exist_ok=True)
+                subprocess.run(["sox", "-n", "-r", "8000", "-b", "16", "-c", "1", str(folder / "beep.wav"),
+                                "synth", "0.25", "sine", "1000"], check=True, capture_output=True)
         (etc / "asterisk.conf").write_text(
             "[directories]\n"
             f"astetcdir => {etc}\nastmoddir => {moddir}\nastvarlibdir => {base / 'lib'}\n"
@@ -53,6 +65,8 @@ class Asterisk:
         dialplan = re.sub(r"HOTLINE_MONITOR_DIR=\S+", f"HOTLINE_MONITOR_DIR={base / 'spool/monitor/hotline'}", dialplan)
         dialplan = re.sub(r"HOTLINE_PROMPTS=\S+", f"HOTLINE_PROMPTS={ROOT / 'recordings/prompts'}", dialplan)
         (etc / "extensions_hotline.conf").write_text(dialplan)
+        # the caller who speaks starts a second after the greeting and the speech menu have played
+        speak_after = 1.0 + sum(_wav_s(ROOT / "recordings/prompts/cmn" / f"{p}.wav") for p in ("greeting", "main_menu_speech"))
         (etc / "extensions.conf").write_text(
             "#include extensions_hotline.conf\n"
             "[test-in]\n"
@@ -62,8 +76,12 @@ class Asterisk:
             "exten => s,1,Answer()\n same => n,Wait(25)\n same => n,Hangup()\n"
             "[caller-speaks]\n"   # waits out greeting + speech menu, then says ${SPOKEN} (a WAV, no extension)
             # and then keeps sending (silent) audio, as a phone does, so silence detection can end RECORD FILE
-            "exten => s,1,Answer()\n same => n,Wait(10)\n same => n,Playback(${SPOKEN}&${SILENCE})\n"
+            f"exten => s,1,Answer()\n same => n,Wait({speak_after:.1f})\n same => n,Playback(${{SPOKEN}}&${{SILENCE}})\n"
             " same => n,Hangup()\n"
+            "[caller-message]\n"   # presses 2 at the greeting, speaks (a prompt file) after the beep, ends with #
+            "exten => s,1,Answer()\n same => n,Wait(1.5)\n same => n,SendDTMF(2)\n same => n,Wait(6)\n"
+            f" same => n,Playback({ROOT / 'recordings/prompts/cmn/survey'})\n same => n,SendDTMF(#)\n"
+            " same => n,Wait(30)\n same => n,Hangup()\n"
             "[caller-zero]\n"
             "exten => s,1,Answer()\n same => n,Wait(1.5)\n same => n,SendDTMF(0)\n same => n,Wait(12)\n"
             " same => n,Hangup()\n")
@@ -95,6 +113,13 @@ class Asterisk:
             self.proc.wait(15)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+def _wav_s(path: Path) -> float:
+    import wave
+
+    with wave.open(str(path), "rb") as w:
+        return w.getnframes() / w.getframerate()
 
 
 @pytest.fixture

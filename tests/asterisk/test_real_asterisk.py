@@ -1,6 +1,8 @@
 """The shipped dialplan and the engine, with a real Asterisk and Local channels."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from callers.models import CallRecord
@@ -70,6 +72,37 @@ def test_a_blocked_caller_hears_the_notice_and_is_hung_up(asterisk, running, mon
     hung = wait_for(lambda: [line for line in executed(asterisk, "Hangup") if "hotline-dispatch" in line], 30)
     assert hung, asterisk.log()[-3000:]
     assert not executed(asterisk, "Queue")
+    # the last day, said by the engine (synthesised Chinese), not by Asterisk's English-order SAY DATE
+    tts = str(running.engine.settings.data_dir / "tts" / "cmn")
+    assert wait_for(lambda: played(asterisk, tts), 10), asterisk.log()[-3000:]
+    assert "does not exist" not in asterisk.log()
+
+
+def played(asterisk, prefix: str) -> list[str]:
+    """Files Asterisk opened to play (verbose 3: "Playing '<path>.<format>'"), under ``prefix``."""
+    return re.findall(r"Playing '(" + re.escape(prefix) + r"[^']*)\.[a-z0-9]+'", asterisk.log())
+
+
+def test_a_message_left_by_phone_hears_its_ticket_number_in_chinese_digits(asterisk, running):
+    from tickets.models import Ticket
+
+    out = asterisk.cli("channel originate Local/13900006666@test-in extension s@caller-message")
+    assert out.returncode == 0, out.stderr
+
+    def ticket():
+        with running.session() as s:
+            return s.query(Ticket).filter_by(caller_key="13900006666").one_or_none()
+
+    made = wait_for(ticket, timeout=40)
+    assert made, asterisk.log()[-3000:]
+    digits = str(running.engine.settings.prompt_dir / "cmn" / "digit_")
+    heard = wait_for(lambda: "".join(p[-1] for p in played(asterisk, digits))
+                     if len(played(asterisk, digits)) >= len(made.number) else "", timeout=30)
+    assert heard == made.number, asterisk.log()[-3000:]
+    assert "AGI Script Executing Application: (Playback)" in asterisk.log()
+    tts = str(running.engine.settings.data_dir / "tts" / "cmn")
+    assert wait_for(lambda: played(asterisk, tts), 20), asterisk.log()[-3000:]     # the deadline
+    assert "does not exist" not in asterisk.log()
 
 
 def test_speech_over_fastagi_is_recorded_by_asterisk_and_recognised_by_vosk(asterisk, make_engine, tmp_path):

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 from callers.models import CallRecord
-from tests.fake_asterisk import Listen, Press, ScriptedCaller, Speak, place_call
+from flow.language import spoken_date
+from tests.fake_asterisk import Listen, Press, ScriptedCaller, Speak, place_call, synthesised
 from tickets.models import Ticket
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -18,12 +19,15 @@ class CheckingCaller(ScriptedCaller):
         super().__init__(actions)
         self.running = running
         self.committed_when_spoken: list[bool] = []
+        self.heard_digits = ""
 
-    def on_say(self, kind, value, escape_digits, duration_ms):
-        if kind == "digits":
+    def on_play(self, path, escape_digits, duration_ms):
+        if path.endswith("/digit_" + path[-1:]) and not self.heard_digits:    # the number begins
             with self.running.engine.db.read_session() as s:   # another connection: sees only committed rows
-                self.committed_when_spoken.append(s.query(Ticket).filter_by(number=value).count() == 1)
-        return super().on_say(kind, value, escape_digits, duration_ms)
+                self.committed_when_spoken.append(s.query(Ticket).count() == 1)
+        if path.rsplit("/", 1)[-1].startswith("digit_"):
+            self.heard_digits += path[-1]
+        return super().on_play(path, escape_digits, duration_ms)
 
 
 def tickets(running) -> list[Ticket]:
@@ -35,14 +39,17 @@ def test_pressing_2_leaves_a_message_and_hears_the_committed_ticket_number(runni
     caller = CheckingCaller(running, [Press("2"), Speak("我家楼下的路灯坏了一个星期", end="#")])
     result = place_call(running.port, caller=caller, callerid="13900001111")
     number = result.variables["HOTLINE_TICKET"]
+    # the number in the caller's language, from the engine's own digit prompts, in one EXEC Playback
+    assert caller.heard_digits == number and caller.committed_when_spoken == [True]
+    assert all(p.startswith(str(running.engine.settings.prompt_dir / "cmn")) for p in result.played
+               if p.rsplit("/", 1)[-1].startswith("digit_"))
     said = dict(result.said)
-    assert said["SAY DIGITS"] == number and caller.committed_when_spoken == [True]
+    assert "SAY DIGITS" not in said
     [ticket] = tickets(running)
     assert ticket.number == number and ticket.caller_key == "13900001111"
     assert ticket.recording_path and os.path.exists(ticket.recording_path)
     assert ticket.recording_path.startswith(str(running.engine.settings.recordings_dir))
-    spoken_deadline = datetime.fromtimestamp(int(said["SAY DATE"]), SHANGHAI).date()
-    assert spoken_deadline == ticket.due_date
+    assert synthesised(result) == [spoken_date(ticket.due_date, "cmn")] and "SAY DATE" not in said
     assert result.variables["HOTLINE_ACTION"] == "hangup"
 
 
@@ -70,11 +77,12 @@ def test_progress_by_phone_for_the_filer_and_not_for_others(running):
     mine = place_call(running.port, Press("1"), Press(number + "#"), Listen(), callerid="13900003333")
     played = [p.rsplit("/", 1)[-1] for p in mine.played]
     assert "progress_in_progress" in played and "progress_deadline" in played
-    assert any(kind == "SAY DATE" for kind, _ in mine.said)
+    [ticket] = tickets(running)
+    assert synthesised(mine) == [spoken_date(ticket.due_date, "cmn")]
     other = place_call(running.port, Press("1"), Press(number + "#"), Listen(), callerid="13900004444")
     played = [part for p in other.played for part in p.rsplit("/", 1)[-1].split("+")]   # joined prompts too
     assert "progress_private" in played and "progress_in_progress" not in played
-    assert not any(kind == "SAY DATE" for kind, _ in other.said)
+    assert synthesised(other) == [] and not other.said
 
 
 def test_a_mistyped_ticket_number_is_not_found(running):

@@ -63,4 +63,4 @@ def test_each_language_has_its_prompt_audio_in_telephone_format(lang):
     for pid in P.ALL:
         with wave.open(str(PROMPTS / lang / f"{pid}.wav"), "rb") as w:
             assert (w.getframerate(), w.getsampwidth(), w.getnchannels()) == (8000, 2, 1), pid
-            assert 0.3 < w.getnframes() / 8000 < 20, pid
+            assert 0.2 < w.getnframes() / 8000 < 20, pid
