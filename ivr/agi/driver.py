@@ -31,7 +31,7 @@ class AGIDriver:
         # offload_steps: each step of the flow (which reads and writes the database through its
         # services) runs on a worker thread, not on the hub: on PostgreSQL a step waits for the
         # network, and on the hub that wait would hold up every call the hub runs
-        self._step = _offloaded if offload_steps else _direct
+        self._step = offload if offload_steps else _direct
         # listen: under EAGI, recognise the caller's audio on fd 3 as it arrives (no RECORD FILE)
         self.listen = listen
         # announce: the dialplan plays HOTLINE_ANNOUNCE before it acts on HOTLINE_ACTION (announce=1
@@ -95,8 +95,10 @@ class AGIDriver:
             elif isinstance(action, SayDigits):
                 digits = "".join(ch for ch in action.digits if ch in "0123456789")
                 parts = self.media.digit_prompts(digits, lang) if digits else None
-                if parts and all(_ANNOUNCEABLE.match(p) for p in parts) and len(parts) <= 40:
-                    event = self._play_all(parts)      # one command: EXEC Playback a&b&c
+                # one command, EXEC Playback a&b&c, when Asterisk will read every path whole and
+                # the line stays well inside its AGI buffer (a 13-digit ticket: about 800 bytes)
+                if parts and all(_ANNOUNCEABLE.match(p) for p in parts) and len("&".join(parts)) <= 1200:
+                    event = self._play_all(parts)
                 else:       # Asterisk's own digits (sounds/<language>/digits/N from its sound pack)
                     event = self._say("SAY DIGITS", digits)
             elif isinstance(action, SayDate):
@@ -241,10 +243,6 @@ class AGIDriver:
 
 def _direct(fn, *args):
     return fn(*args)
-
-
-def _offloaded(fn, *args):
-    return offload(fn, *args)
 
 
 def _wav_ms(path: str) -> int:

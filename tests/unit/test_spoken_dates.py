@@ -123,3 +123,23 @@ def test_the_driver_plays_a_number_from_its_digit_prompts_in_one_command(tmp_pat
     chan = Chan()
     AGIDriver(chan, Session([SayDigits("2026"), Hangup()]), media, clock=None, zone=SHANGHAI).run(None)
     assert chan.sent == [("SAY DIGITS", "2026")]
+
+
+def test_a_number_whose_playback_line_would_be_too_long_is_left_to_say_digits(tmp_path):
+    import wave
+
+    folder = tmp_path / ("p" * 120) / "cmn"          # a deep prompt folder: ~200-byte paths
+    folder.mkdir(parents=True)
+    for d in "0123456789":
+        with wave.open(str(folder / f"digit_{d}.wav"), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            w.writeframes(b"\0\0" * 800)
+    media = Media(prompt_dir=folder.parent, recordings_dir=tmp_path / "r")
+    chan = Chan()
+    AGIDriver(chan, Session([SayDigits("2026112600015"), Hangup()]), media, clock=None, zone=SHANGHAI).run(None)
+    assert chan.sent == [("SAY DIGITS", "2026112600015")]
+    chan = Chan()
+    AGIDriver(chan, Session([SayDigits("15"), Hangup()]), media, clock=None, zone=SHANGHAI).run(None)
+    assert chan.sent[0][:2] == ("EXEC", "Playback")
