@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import wave
 from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
@@ -103,17 +104,19 @@ def test_the_driver_plays_the_synthesised_date_and_falls_back_to_say_date_withou
     assert chan.sent == [("SAY DATE", str(int(noon.timestamp())))]
 
 
-def test_the_driver_plays_a_number_from_its_digit_prompts_in_one_command(tmp_path):
-    import wave
-
-    folder = tmp_path / "p" / "cmn"
-    folder.mkdir(parents=True)
+def write_digit_prompts(folder) -> None:
     for d in "0123456789":
         with wave.open(str(folder / f"digit_{d}.wav"), "wb") as w:
             w.setnchannels(1)
             w.setsampwidth(2)
             w.setframerate(8000)
             w.writeframes(b"\0\0" * 800)
+
+
+def test_the_driver_plays_a_number_from_its_digit_prompts_in_one_command(tmp_path):
+    folder = tmp_path / "p" / "cmn"
+    folder.mkdir(parents=True)
+    write_digit_prompts(folder)
     media = Media(prompt_dir=tmp_path / "p", recordings_dir=tmp_path / "r")
     chan = Chan()
     AGIDriver(chan, Session([SayDigits("2026-1"), Hangup()]), media, clock=None, zone=SHANGHAI).run(None)
@@ -126,16 +129,9 @@ def test_the_driver_plays_a_number_from_its_digit_prompts_in_one_command(tmp_pat
 
 
 def test_a_number_whose_playback_line_would_be_too_long_is_left_to_say_digits(tmp_path):
-    import wave
-
     folder = tmp_path / ("p" * 120) / "cmn"          # a deep prompt folder: ~200-byte paths
     folder.mkdir(parents=True)
-    for d in "0123456789":
-        with wave.open(str(folder / f"digit_{d}.wav"), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(8000)
-            w.writeframes(b"\0\0" * 800)
+    write_digit_prompts(folder)
     media = Media(prompt_dir=folder.parent, recordings_dir=tmp_path / "r")
     chan = Chan()
     AGIDriver(chan, Session([SayDigits("2026112600015"), Hangup()]), media, clock=None, zone=SHANGHAI).run(None)
