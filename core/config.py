@@ -63,6 +63,10 @@ class Settings:
     data_dir: Path = Path("var")
     # SQLAlchemy URL; empty means SQLite under data_dir
     database_url: str = ""
+    # PostgreSQL: the call path's one-statement reads (blocklist check, priority registry) are
+    # cancelled by the server after this long, and the caller goes on (to the greeting and a
+    # person) instead of waiting in silence while, say, a migration holds a lock
+    db_read_timeout_ms: int = 2000
     timezone: str = "Asia/Shanghai"
     # FastAGI listener
     fastagi_host: str = "127.0.0.1"
@@ -368,6 +372,8 @@ class Settings:
             value = getattr(self, name)
             if any(ch in value for ch in "\r\n"):       # they are sent as AMI header lines
                 raise ConfigError(f"{name} must be one line")
+        if not 50 <= self.db_read_timeout_ms <= 60_000:
+            raise ConfigError("db_read_timeout_ms must be between 50 and 60000 milliseconds")
         if not 0 < self.ami_timeout_s <= 30:
             raise ConfigError("ami_timeout_s must be > 0 and at most 30 seconds")
         if not 0 <= self.queue_state_cache_s <= 60:

@@ -96,7 +96,7 @@ class Database:
     ``db.incident`` logs an outage once, not once per call.
     """
 
-    def __init__(self, url: str, **engine_kw) -> None:
+    def __init__(self, url: str, *, read_timeout_ms: int | None = 2000, **engine_kw) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.engine = make_engine(url, **engine_kw)
@@ -115,8 +115,10 @@ class Database:
         # a server database: the call path's reads have a small pool of their own with no
         # pre-ping (one round trip per read instead of two); a connection found dead by the read
         # itself is replaced and the read run once more (PreparedRead.first_pooled)
-        self._read_engine = (None if self.is_sqlite or "poolclass" in engine_kw else
-                             make_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=False))
+        self._read_engine = None
+        self.read_timeout_ms: int | None = None
+        if not self.is_sqlite and "poolclass" not in engine_kw:
+            self.set_read_timeout(read_timeout_ms)
         self._writer: GroupCommitWriter | None = None
         self._writer_lock = threading.Lock()
         self.incident = Incident("database", probe=self._probe)
@@ -124,6 +126,32 @@ class Database:
         # rather than in SQLite's busy handler, which sleeps up to 100 ms between tries and lets
         # a waiting writer starve under load. Other processes still meet the busy timeout.
         self._sqlite_write = threading.RLock() if self.is_sqlite else None
+
+    def set_read_timeout(self, ms: int | None) -> None:
+        """Bound ``read_first`` on a server database: a read still running after ``ms`` is cancelled
+        by the server (PostgreSQL ``statement_timeout`` on the reads' own connections) and raises,
+        which the call path treats as an outage — the caller goes on instead of hearing silence
+        while, say, a migration holds a lock. None: no bound. SQLite: nothing to do (its reads
+        take no locks in WAL mode)."""
+        if self.is_sqlite:
+            return
+        old, self.read_timeout_ms = self._read_engine, ms
+        engine = make_engine(self.url, pool_size=5, max_overflow=10, pool_pre_ping=False)
+        if ms is not None and engine.dialect.name == "postgresql":
+            statement = f"SET statement_timeout = {int(ms)}"
+
+            def bound(dbapi_conn, _record) -> None:
+                cursor = dbapi_conn.cursor()
+                try:
+                    cursor.execute(statement)
+                finally:
+                    cursor.close()
+                dbapi_conn.commit()
+
+            event.listen(engine, "connect", bound)
+        self._read_engine = engine
+        if old is not None:
+            old.dispose()
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:

@@ -15,7 +15,7 @@ from flow.actions import (EMERGENCY, HANGUP, LEADER, QUEUE, CollectDigits, Colle
                           Hangup, Play, PlayText, RecordMessage, SayDate, SayDigits)
 
 MENU_KEYS = "0129"           # 0 person, 1 ticket progress, 2 leave a message, 9 leader seat
-from flow.events import CallStarted, Digits, Event, HungUp, NoInput, Recorded, Speech
+from flow.events import CallStarted, Digits, Event, HungUp, Recorded, Speech
 from flow.ports import FlowServices
 from flow.state import CallerInfo, CallState
 

@@ -344,6 +344,7 @@ def _log_write_failure(what: str):
 
 def build_engine(settings: Settings, *, db: Database | None = None, clock=utcnow) -> Engine:
     db = db or Database(settings.db_url)
+    db.set_read_timeout(settings.db_read_timeout_ms)
     recognizer = make_recognizer(settings)
     from speech import synth
 

@@ -12,7 +12,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass
+
+from core.cooperative import offload, wait_future
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +56,24 @@ def summary_source(client) -> Callable[[], dict[str, QueueState]]:
 
 
 class QueueStates:
-    """A short cache over ``source()`` (all queues at once), safe for many threads.
+    """A short cache over ``source()`` (all queues at once), safe for many threads and hub calls.
 
-    One thread refreshes at a time; the others wait at most ``wait_s`` for it and otherwise
-    answer None (unknown) — a call never waits longer than that on the manager.
+    One caller refreshes at a time; the others join its refresh and wait at most ``wait_s`` for
+    it, then answer None (unknown) — a call never waits longer than that on the manager. The
+    refresh itself is blocking socket work (the manager client), so inside a hub's call it runs
+    on one of the hub's worker threads (``core.cooperative.offload``) and the waiting calls wait
+    with ``wait_future``: a slow or silent manager holds up the calls that need its answer, never
+    the hub and the other calls on it.
     """
 
     def __init__(self, source: Callable[[], dict[str, QueueState]] | None, *, ttl: float = 2.0,
                  wait_s: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.source = source
         self.ttl, self.wait_s, self.clock = ttl, wait_s, clock
-        self._lock = threading.Lock()
+        self._guard = threading.Lock()          # held for a few bytecodes, never across I/O
         self._states: dict[str, QueueState] | None = None
         self._at: float | None = None
+        self._refresh: Future | None = None     # the refresh in progress, which others join
         self.fetches = 0
 
     @classmethod
@@ -77,25 +85,38 @@ class QueueStates:
             return None
         if not fresh and self._valid():
             return self._states
-        if not self._lock.acquire(timeout=self.wait_s):
-            return self._states if self._valid() else None
-        try:
-            if not fresh and self._valid():          # another thread refreshed meanwhile
+        with self._guard:
+            if not fresh and self._valid():          # refreshed meanwhile
                 return self._states
-            self.fetches += 1
+            refresh = self._refresh
+            mine = refresh is None
+            if mine:
+                refresh = self._refresh = Future()
+                self.fetches += 1
+        if not mine:
             try:
-                states = self.source()
-            except Exception as exc:  # noqa: BLE001 - any failure means "unknown": route to the queue
-                log.warning("queue state unavailable: %s", exc)
-                states = None
-            self._states, self._at = states, self.clock()
-            return states
-        finally:
-            self._lock.release()
+                return wait_future(refresh, self.wait_s)
+            except TimeoutError:
+                return self._states if self._valid() else None
+        states = None
+        try:
+            states = offload(self._fetch)
+        finally:                                     # whatever happens, the joiners are released
+            with self._guard:
+                self._states, self._at, self._refresh = states, self.clock(), None
+            refresh.set_result(states)
+        return states
 
     def get(self, queue: str, *, fresh: bool = False) -> QueueState | None:
         states = self.all(fresh=fresh)
         return None if states is None else states.get(queue)
+
+    def _fetch(self) -> dict[str, QueueState] | None:
+        try:
+            return self.source()
+        except Exception as exc:  # noqa: BLE001 - any failure means "unknown": route to the queue
+            log.warning("queue state unavailable: %s", exc)
+            return None
 
     def _valid(self) -> bool:
         return self._at is not None and self.clock() - self._at < self.ttl

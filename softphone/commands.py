@@ -60,7 +60,7 @@ COMMANDS: tuple[Command, ...] = (
         "and <replaceable>key</replaceable>.",
         f"Returns {_L}0{_E} if <replaceable>key</replaceable> is not set. Returns {_L}1{_E} if "
         "<replaceable>key</replaceable> is set and returns the variable in parenthesis.",
-        f"Example return code: 200 result=1 (testvariable)")),
+        "Example return code: 200 result=1 (testvariable)")),
     Command(("database", "put"), "database_put", True, _u(
         "Adds or updates an entry in the Asterisk database for a given "
         "<replaceable>family</replaceable>, <replaceable>key</replaceable>, and "

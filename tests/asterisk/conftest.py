@@ -6,7 +6,6 @@ directory, with only the modules the hotline needs, and drive calls with Local c
 """
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess

