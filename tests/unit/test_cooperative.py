@@ -142,3 +142,61 @@ def test_many_calls_each_waiting_on_its_own_socket(hub):
         for a, b in pairs:
             a.close()
             b.close()
+
+
+def test_queue_state_callers_on_a_hub_share_one_fetch_off_the_hub(hub):
+    """routing.state.QueueStates on a hub: the fetch (blocking manager I/O) runs on a worker
+    thread; the other calls join it; meanwhile the hub keeps running other calls."""
+    from routing.state import QueueState, QueueStates
+
+    release, fetching = threading.Event(), threading.Event()
+    threads: list[str] = []
+    state = QueueState(available=1, callers=0, longest_wait_s=0, holdtime_s=5)
+
+    def source():
+        threads.append(threading.current_thread().name)
+        fetching.set()
+        assert release.wait(10)
+        return {"hotline-cmn": state}
+
+    states = QueueStates(source, ttl=60.0, wait_s=10.0)
+    got: list = []
+    done = threading.Semaphore(0)
+
+    def asker():
+        got.append(states.get("hotline-cmn"))
+        done.release()
+
+    for _ in range(20):
+        hub.post(lambda: hub.spawn(asker))
+    assert fetching.wait(5)
+    assert hub.call(lambda: "hub answers", timeout=2) == "hub answers"   # not blocked by the fetch
+    assert run_calls(hub, lambda: "another call") == ["another call"]
+    assert got == []                                  # every asker still waits for the one fetch
+    release.set()
+    for _ in range(20):
+        assert done.acquire(timeout=5)
+    assert got == [state] * 20 and states.fetches == 1
+    assert len(threads) == 1 and threads[0].startswith("test-hub-offload")    # a worker, not the hub
+
+
+def test_queue_state_joiners_give_up_after_wait_s_and_answer_unknown(hub):
+    from routing.state import QueueStates
+
+    release, fetching = threading.Event(), threading.Event()
+
+    def source():
+        fetching.set()
+        release.wait(10)
+        return {"hotline-cmn": "known"}
+
+    states = QueueStates(source, ttl=60.0, wait_s=0.2)
+    first = threading.Thread(target=states.all)           # a plain thread holds the fetch
+    first.start()
+    try:
+        assert fetching.wait(5)
+        assert run_calls(hub, lambda: states.get("hotline-cmn")) == [None]   # unknown: route to the queue
+    finally:
+        release.set()
+        first.join(5)
+    assert states.fetches == 1 and states.get("hotline-cmn") == "known"      # the fetch, once done, is kept
