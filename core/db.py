@@ -117,8 +117,8 @@ class Database:
         # itself is replaced and the read run once more (PreparedRead.first_pooled)
         self._read_engine = None
         self.read_timeout_ms: int | None = None
-        if not self.is_sqlite and "poolclass" not in engine_kw:
-            self.set_read_timeout(read_timeout_ms)
+        self._own_reads = not self.is_sqlite and "poolclass" not in engine_kw
+        self.set_read_timeout(read_timeout_ms)
         self._writer: GroupCommitWriter | None = None
         self._writer_lock = threading.Lock()
         self.incident = Incident("database", probe=self._probe)
@@ -131,9 +131,9 @@ class Database:
         """Bound ``read_first`` on a server database: a read still running after ``ms`` is cancelled
         by the server (PostgreSQL ``statement_timeout`` on the reads' own connections) and raises,
         which the call path treats as an outage — the caller goes on instead of hearing silence
-        while, say, a migration holds a lock. None: no bound. SQLite: nothing to do (its reads
-        take no locks in WAL mode)."""
-        if self.is_sqlite:
+        while, say, a migration holds a lock. None: no bound. SQLite (its reads take no locks in
+        WAL mode) and a database given its own ``poolclass`` (reads on the main engine): nothing."""
+        if not self._own_reads or (self._read_engine is not None and ms == self.read_timeout_ms):
             return
         old, self.read_timeout_ms = self._read_engine, ms
         engine = make_engine(self.url, pool_size=5, max_overflow=10, pool_pre_ping=False)
